@@ -1,0 +1,249 @@
+"""partnerdx command line. Commands are thin: parse, call engine/, render, exit.
+
+Exit status: 0 success; 1 a query with a negative answer (e.g. `why` of something not concluded,
+`kb test` failures); 2 bad usage or bad input, with one message per problem and no traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+FORMATS = ("text", "json", "markdown", "html")
+
+
+def _fail(problems) -> None:
+    for p in problems:
+        click.echo(str(p), err=True)
+    sys.exit(2)
+
+
+def guarded(func):
+    """Turn our InputError into exit 2 with located messages; never show a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from engine.errors import EngineError, InputError
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            _fail(exc.problems)
+        except EngineError as exc:
+            click.echo(f"partnerdx: internal engine error: {exc}", err=True)
+            sys.exit(3)
+    return wrapper
+
+
+def _kb(ctx: click.Context):
+    from engine.kb import load_kb
+    obj = ctx.find_root().obj
+    if "kb" not in obj:
+        obj["kb"] = load_kb(tuple(Path(p) for p in obj["overlays"]))
+    return obj["kb"]
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        from engine.io_safe import write_atomic
+        try:
+            write_atomic(Path(out), text)
+        except OSError as exc:
+            from engine.errors import InputError, Problem
+            raise InputError([Problem(out, None, None, f"cannot write: {exc.strerror}")]) from None
+    else:
+        click.echo(text, nl=False)
+
+
+def _known_id(kb, ident: str) -> None:
+    from engine.errors import InputError, Problem
+    from engine.schema import suggest
+    known = list(kb.conclusion_types) + [r.concludes for r in kb.rules if r.kind == "recommendation"]
+    if ident not in known:
+        raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + suggest(ident, known))])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--kb", "overlays", multiple=True, type=click.Path(file_okay=False),
+              help="Directory of authored rules/ and knowledge/ added on top of the built-in base.")
+@click.version_option(package_name="partnerdx")
+@click.pass_context
+def main(ctx: click.Context, overlays: tuple[str, ...]) -> None:
+    """partnerdx: diagnose how well organisations work together in partnership."""
+    ctx.obj = {"overlays": overlays}
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", hidden=True)
+@click.pass_context
+@guarded
+def diagnose(ctx, file, fmt, out, backend):
+    """Diagnose one answers file (YAML or JSON, CONTRACT §2)."""
+    from engine.answers import load_answers
+    from engine.inference import diagnose as run
+    from engine.report import render
+    kb = _kb(ctx)
+    d = run(kb, load_answers(kb, Path(file)), backend)
+    _emit(render(kb, d, fmt), out)
+
+
+@main.command()
+@click.argument("ident", metavar="ID")
+@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def why(ctx, ident, file, fmt):
+    """How conclusion ID was reached, down to the answers and the sources."""
+    from engine.answers import load_answers
+    from engine.explain import why_text, why_tree
+    from engine.inference import diagnose as run
+    kb = _kb(ctx)
+    _known_id(kb, ident)
+    d = run(kb, load_answers(kb, Path(file)))
+    if d.conclusion(ident) is None:
+        click.echo(f"{ident} is not concluded from {file}; `partnerdx why-not {ident} --answers {file}` "
+                   "says which conditions failed.", err=True)
+        sys.exit(1)
+    tree = why_tree(kb, d, ident)
+    click.echo(json.dumps(tree, indent=2, ensure_ascii=False) if fmt == "json" else "\n".join(why_text(tree)))
+
+
+@main.command("why-not")
+@click.argument("ident", metavar="ID")
+@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def why_not(ctx, ident, file, fmt):
+    """Which conditions of the rules that could conclude ID failed or are unanswered."""
+    from engine.answers import load_answers
+    from engine.explain import why_not as explain, why_not_text
+    from engine.inference import diagnose as run
+    kb = _kb(ctx)
+    _known_id(kb, ident)
+    report = explain(kb, run(kb, load_answers(kb, Path(file))), ident)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str) if fmt == "json"
+               else "\n".join(why_not_text(report)))
+
+
+def parse_change(kb, text: str):
+    from engine.answers import check_value
+    from engine.errors import InputError, Problem
+    from engine.schema import suggest
+    if "=" not in text:
+        raise InputError([Problem("<command line>", None, text, "expected ITEM=VALUE")])
+    item, raw = (s.strip() for s in text.split("=", 1))
+    if item not in kb.questions:
+        raise InputError([Problem("<command line>", None, item, "unknown item id" + suggest(item, kb.questions))])
+    q = kb.questions[item]
+    value: object = raw
+    if q.type == "rated":
+        try:
+            value = float(raw) if "." in raw else int(raw)
+        except ValueError:
+            value = raw
+    elif q.type == "multi":
+        value = [v.strip() for v in raw.split(",") if v.strip()]
+    if raw.lower() in ("unknown", ""):
+        return item, None
+    checked, error = check_value(kb, item, value)
+    if error:
+        raise InputError([Problem("<command line>", None, item, error)])
+    return item, checked
+
+
+@main.command("what-if")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("changes", nargs=-1, required=True, metavar="ITEM=VALUE...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def what_if(ctx, file, changes, fmt):
+    """What changes in the diagnosis if those answers change (VALUE 'unknown' removes an answer)."""
+    from engine.answers import load_answers
+    from engine.explain import what_if as compare
+    kb = _kb(ctx)
+    answers = load_answers(kb, Path(file))
+    result = compare(kb, answers, dict(parse_change(kb, c) for c in changes))
+    if fmt == "json":
+        click.echo(json.dumps({k: result[k] for k in ("added", "removed", "unchanged")}, indent=2))
+        return
+    for verb, key in (("added", "added"), ("removed", "removed")):
+        for ident in result[key]:
+            found = (result["after"] if key == "added" else result["before"]).conclusion(ident)
+            click.echo(f"{verb}: {ident} — {found.title}")
+    if not result["added"] and not result["removed"]:
+        click.echo("no change in the diagnosis")
+    click.echo(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
+
+
+@main.group()
+def kb():
+    """Knowledge-author tools: check, test, graph."""
+
+
+@kb.command()
+@click.option("--seeds", type=click.Path(file_okay=False), envvar="PARTNERDX_SEEDS",
+              help="Folder of seed texts: also check every quote against them.")
+@click.pass_context
+@guarded
+def check(ctx, seeds):
+    """Load and validate the knowledge base; one summary line when clean."""
+    from engine.errors import InputError
+    from engine.kb import check_quotes
+    base = _kb(ctx)
+    if seeds:
+        problems = check_quotes(base, Path(seeds))
+        if problems:
+            raise InputError(problems)
+    counts = base.counts()
+    click.echo("ok: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+               + (f" ({len(base.files)} files{', quotes checked' if seeds else ''})"))
+
+
+@kb.command("test")
+@click.option("-k", "pattern", help="Only examples whose 'rule::example' id contains or matches this.")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True)
+@click.pass_context
+@guarded
+def kb_test(ctx, pattern, backend):
+    """Run every rule's examples; one line per failure and a summary."""
+    from engine.kbtest import run_examples
+    results = run_examples(_kb(ctx), pattern, backend)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        parts = []
+        if r.missing:
+            parts.append(f"expected {', '.join(r.missing)} to be concluded")
+        if r.unexpected:
+            parts.append(f"expected {', '.join(r.unexpected)} not to be concluded")
+        click.echo(f"{r.path}:{r.line}: FAIL {r.test_id}: {'; '.join(parts)} (concluded: {', '.join(r.concluded) or 'nothing'})")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@kb.command()
+@click.option("--around", help="Only the neighbourhood of this id.")
+@click.option("--depth", default=2, show_default=True, type=click.IntRange(0, 50))
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)
+@click.pass_context
+@guarded
+def graph(ctx, around, depth, fmt):
+    """The dependency graph: items → scores → rules → conclusions → recommendations."""
+    from engine import graph as g
+    from engine.errors import InputError, Problem
+    from engine.schema import suggest
+    base = _kb(ctx)
+    if around and around not in base.graph:
+        raise InputError([Problem("<command line>", None, around, "not in the graph" + suggest(around, base.graph.nodes))])
+    sub = g.neighbourhood(base.graph, around, depth)
+    click.echo({"dot": g.to_dot, "mermaid": g.to_mermaid, "json": g.to_json}[fmt](sub), nl=False)
+
+
+if __name__ == "__main__":
+    main()
