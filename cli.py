@@ -228,6 +228,16 @@ def kb_test(ctx, pattern, backend):
 
 
 @kb.command()
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.pass_context
+@guarded
+def coverage(ctx, out):
+    """The coverage table: each seed's elements and the ids that encode them (Markdown)."""
+    from engine.coverage import coverage_markdown
+    _emit(coverage_markdown(_kb(ctx)), out)
+
+
+@kb.command()
 @click.option("--around", help="Only the neighbourhood of this id.")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(0, 50))
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)

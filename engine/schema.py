@@ -139,7 +139,8 @@ def _describe(error: Any, node: Any) -> tuple[str, int | None]:
         line = node.line_of(key) if isinstance(node, LineDict) else None
         return f"unexpected key '{key}' (allowed: {', '.join(allowed)}){suggest(key, allowed)}", line
     if error.validator == "required":
-        return f"{where}: {error.message.replace(' is a required property', '')} is required", None
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"missing required key '{missing}'", None
     if error.validator == "enum":
         return f"{where}: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}" + (
             suggest(str(error.instance), map(str, error.validator_value))), None
