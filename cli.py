@@ -157,6 +157,85 @@ def parse_change(kb, text: str):
     return item, checked
 
 
+@main.command()
+@click.option("--session", "name", help="Session name: resumes it when it exists.")
+@click.option("--answers", "file", type=click.Path(dir_okay=False), help="Pre-fill from an answers file.")
+@click.option("--module", "scope", type=click.Choice(["staircase", "full", "modes", "failure", "barriers",
+                                                      "pressures", "what_works"]),
+              help="Scope: quick staircase check, full diagnostic, or one module.")
+@click.pass_context
+@guarded
+def ask(ctx, name, file, scope):
+    """Guided questionnaire in the terminal; saves after every answer; ends with the report."""
+    from engine import ask as terminal
+    from engine import sessions
+    from engine.answers import load_answers
+    kb = _kb(ctx)
+    name = name or terminal.default_name()
+    try:
+        session = sessions.load(name)
+    except sessions.CorruptSession as exc:
+        click.echo(f"partnerdx: {exc}; starting a new session '{name}'.", err=True)
+        session = None
+    new = session is None
+    session = session or sessions.Session(name)
+    if file:
+        pre = load_answers(kb, Path(file))
+        for k, v in pre.values.items():
+            session.answers.setdefault(k, v)
+        session.partnership = session.partnership or pre.partnership
+    term_console = None
+    if scope:
+        session.scope = scope
+    if not session.scope:
+        from rich.console import Console
+        term_console = Console(highlight=False)
+        try:
+            session.scope = terminal.choose_scope(term_console, input)
+        except terminal.Quit:
+            sys.exit(0)
+    session.save()
+    t = terminal.Terminal(kb, session, term_console)
+    t.out.print(f"{'Started' if new else 'Resumed'} session '{name}' ({len(session.answers)} answers so far). "
+                "Saved after every answer.")
+    if t.run():
+        terminal.finish(kb, t)
+    else:
+        t.out.print(f"Saved. Resume with: partnerdx ask --session {name}")
+
+
+@main.command("sessions")
+@click.option("--export", "export", metavar="NAME", help="Write this session's answers as an answers file.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="With --export: the file to write.")
+@click.pass_context
+@guarded
+def list_sessions(ctx, export, out):
+    """Saved questionnaire sessions; --export NAME writes one as an answers file (CONTRACT §2)."""
+    import time as _time
+
+    import yaml
+    from engine import sessions
+    from engine.errors import InputError, Problem
+    if export:
+        try:
+            s = sessions.load(export)
+        except sessions.CorruptSession as exc:
+            raise InputError([Problem(str(exc.path), None, export, f"session file is unreadable; kept aside as {exc.moved_to}")]) from None
+        if s is None:
+            raise InputError([Problem("<command line>", None, export, "no such session")])
+        kb = _kb(ctx)
+        ordered = {q: s.answers[q] for q in kb.questions if q in s.answers}
+        doc = {"partnership": s.partnership, "answers": ordered} if s.partnership else {"answers": ordered}
+        _emit(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), out)
+        return
+    found = sessions.list_sessions()
+    if not found:
+        click.echo("no saved sessions")
+    for s in found:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(s.updated))
+        click.echo(f"{s.name}\t{s.scope or '-'}\t{len(s.answers)} answers\t{when}")
+
+
 @main.command("what-if")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("changes", nargs=-1, required=True, metavar="ITEM=VALUE...")

@@ -58,21 +58,37 @@ def _test(field: str, op: str, value: Any) -> dict:
     return {_DURABLE_OPS[op]: {field: value}}
 
 
-def pattern(atom: Atom, multi: set[str]) -> dict:
-    """One durable pattern for one atom of a DNF alternative."""
+def _fact_key(atom: Atom, multi: set[str]) -> tuple:
+    """Which asserted fact an atom tests. durable binds each fact to one pattern per match, so
+    every atom on the same fact must become one pattern (e.g. 2.5 <= mean < 3.5)."""
     if atom.kind == "fact":
-        tests = [{"t": "c"}, {"i": atom.ref}]
-    elif atom.kind == "score":
-        tests = [{"t": "s"}, {"i": atom.ref}, _test("v", atom.op, atom.value)]
-    elif atom.kind == "answered":
-        tests = [{"t": "ma" if atom.ref in multi else "a"}, {"i": atom.ref}]
-    elif atom.kind == "unanswered":
-        tests = [{"t": "u"}, {"i": atom.ref}]
-    elif atom.op in ("has", "lacks"):
-        tests = [{"t": "m" if atom.op == "has" else "ml"}, {"i": atom.ref}, {"v": atom.value}]
-    else:
-        tests = [{"t": "a"}, {"i": atom.ref}, _test("v", atom.op, atom.value)]
-    return {"$and": tests}
+        return ("c", atom.ref)
+    if atom.kind == "score":
+        return ("s", atom.ref)
+    if atom.kind == "unanswered":
+        return ("u", atom.ref)
+    if atom.kind == "answered":
+        return ("ma" if atom.ref in multi else "a", atom.ref)
+    if atom.op in ("has", "lacks"):
+        return ("m" if atom.op == "has" else "ml", atom.ref, atom.value)
+    return ("a", atom.ref)
+
+
+def patterns(conj: list[Atom], multi: set[str]) -> list[dict]:
+    """One durable pattern per distinct fact an alternative tests, with all its value tests."""
+    groups: dict[tuple, list[Atom]] = {}
+    for atom in conj:
+        groups.setdefault(_fact_key(atom, multi), []).append(atom)
+    out = []
+    for key, atoms in groups.items():
+        tests: list[dict] = [{"t": key[0]}, {"i": key[1]}]
+        if len(key) == 3:
+            tests.append({"v": key[2]})
+        for atom in atoms:
+            if atom.kind in ("item", "score") and atom.op not in ("has", "lacks"):
+                tests.append(_test("v", atom.op, atom.value))
+        out.append({"$and": tests})
+    return out
 
 
 class DurableBackend:
@@ -86,9 +102,10 @@ class DurableBackend:
         definition: dict = {}
         for r_index, rule in enumerate(kb.rules):
             for k, conj in enumerate(rule.dnf):
+                pats = patterns(conj, self.multi)
                 definition[f"r{r_index}_{k}"] = {
-                    "all": [{f"p{i}": pattern(a, self.multi)} for i, a in enumerate(conj)],
-                    "run": self._action(r_index, k, len(conj)),
+                    "all": [{f"p{i}": p} for i, p in enumerate(pats)],
+                    "run": self._action(r_index, k, len(pats)),
                 }
         for kind in FACT_KINDS:
             definition[f"sink_{kind}"] = {"all": [{"p0": {"t": kind}}], "run": _sink}

@@ -1,0 +1,218 @@
+"""`partnerdx ask`: the questionnaire in a terminal. Rendering with rich; logic in `questionnaire`.
+
+Works the same when stdin is a pipe (one answer per line), so sessions can be scripted and tested.
+Every answer is saved (atomically) before the next question is shown.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+
+from . import sessions
+from .answers import check_value
+from .inference import diagnose
+from .kb import KnowledgeBase
+from .questionnaire import SCOPES, Questionnaire
+
+HELP = "Answer, or: ? / why · back · skip · report · quit"
+
+
+class Quit(Exception):
+    pass
+
+
+class Terminal:
+    def __init__(self, kb: KnowledgeBase, session: sessions.Session, console: Console | None = None,
+                 read: Callable[[str], str] | None = None):
+        self.kb, self.session = kb, session
+        self.out = console or Console(highlight=False)
+        self._read = read or input
+        self.q = Questionnaire(kb, session.scope or "full", session.answers, session.skipped)
+        self.announced: set[str] = set()
+        self.irrelevant_seen = 0
+
+    # ---- input ----------------------------------------------------------------------------------
+    def read(self, prompt: str) -> str:
+        try:
+            return self._read(prompt).strip()
+        except EOFError:
+            raise Quit from None
+
+    # ---- pieces of screen -------------------------------------------------------------------------
+    def show_progress(self) -> None:
+        p = self.q.progress()
+        self.out.print(f"[dim]{p.answered} answered · {p.relevant_left} still relevant · "
+                       f"{p.skipped_irrelevant} not needed[/dim]")
+        self.out.print(ProgressBar(total=100, completed=round(100 * p.fraction), width=40))
+
+    def show_question(self, item: str) -> None:
+        q = self.kb.questions[item]
+        self.out.print()
+        self.out.print(f"[bold]{escape(item)}[/bold] · {escape(q.title)}")
+        self.out.print(escape(q.text))
+        if q.type == "rated":
+            scale = q.data["scale"]
+            self.out.print(f"  1 = {escape(scale['low'])}")
+            self.out.print(f"  5 = {escape(scale['high'])}")
+        else:
+            for n, opt in enumerate(q.data["options"], start=1):
+                self.out.print(f"  {n}. {escape(opt['label'])} ({opt['value']})")
+            if q.type == "multi":
+                self.out.print("  (several allowed: e.g. 1,3 — or 'none')")
+        self.out.print(f"[dim]{escape(q.data['help'])}[/dim]")
+        self.out.print(f"[dim]{HELP}[/dim]")
+
+    def show_why(self, item: str) -> None:
+        reasons = self.q.why(item)
+        if not reasons:
+            self.out.print("This question is asked for context.")
+            return
+        self.out.print(f"Asked because it can still change {len(reasons)} undecided finding(s):")
+        for r in reasons[:6]:
+            s = r["source"]
+            what = "recommendation" if r["kind"] == "recommendation" else "conclusion"
+            self.out.print(f"  - {what} {escape(r['concludes'])}: {escape(r['title'])}")
+            self.out.print(f"    source: {escape(s['ref'])}, {escape(s['at'])}: \"{escape(s['quote'])}\"")
+        if len(reasons) > 6:
+            self.out.print(f"  … and {len(reasons) - 6} more")
+
+    def show_report(self) -> None:
+        from .report import text
+        self.out.print(text(self.kb, diagnose(self.kb, self.q.answers)), markup=False, highlight=False)
+
+    def think_aloud(self) -> None:
+        """Announce conclusions as soon as no remaining answer can change them."""
+        new = [c for c in self.q.certain() if c not in self.announced]
+        if not new:
+            return
+        d = diagnose(self.kb, self.q.answers)
+        for cid in new:
+            self.announced.add(cid)
+            c = d.conclusion(cid)
+            if c is not None:
+                self.out.print(f"[green]So far:[/green] {escape(c.title)} ({cid}) — because "
+                               f"{escape(c.justifications[0].because)}")
+        p = self.q.progress()
+        if p.skipped_irrelevant > self.irrelevant_seen:
+            self.out.print(f"[dim]{p.skipped_irrelevant} question(s) in this scope can no longer change any "
+                           "conclusion and will not be asked.[/dim]")
+            self.irrelevant_seen = p.skipped_irrelevant
+
+    # ---- parsing an answer ------------------------------------------------------------------------
+    def parse(self, item: str, text: str):
+        q = self.kb.questions[item]
+        if q.type == "rated":
+            try:
+                value: object = float(text) if "." in text else int(text)
+            except ValueError:
+                return None, "type a number from 1 to 5, or ? / back / skip / report / quit"
+        elif q.type == "choice":
+            value = q.options[int(text) - 1] if text.isdigit() and 1 <= int(text) <= len(q.options) else text
+        else:
+            parts = [] if text.lower() == "none" else [p.strip() for p in text.split(",") if p.strip()]
+            value = [q.options[int(p) - 1] if p.isdigit() and 1 <= int(p) <= len(q.options) else p for p in parts]
+        checked, error = check_value(self.kb, item, value)
+        return (checked, None) if error is None else (None, error)
+
+    def save(self) -> None:
+        self.session.answers, self.session.skipped = self.q.answers, self.q.skipped
+        self.session.save()
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def run(self) -> bool:
+        """Ask until nothing relevant is left (True) or the user quits (False). Saves every step."""
+        forced: str | None = None
+        try:
+            self.think_aloud()
+            while True:
+                item = forced or self.q.next_item()
+                forced = None
+                if item is None:
+                    return True
+                self.show_progress()
+                self.show_question(item)
+                while True:
+                    text = self.read(f"{item}> ")
+                    low = text.lower()
+                    if low in ("?", "why"):
+                        self.show_why(item)
+                    elif low == "report":
+                        self.show_report()
+                    elif low in ("quit", "exit", "q"):
+                        raise Quit
+                    elif low == "back":
+                        if not self.session.history:
+                            self.out.print("Nothing to go back to.")
+                            continue
+                        previous = self.session.history.pop()
+                        self.q.undo(previous)
+                        self.save()
+                        forced = previous
+                        break
+                    elif low in ("skip", "unknown", "s"):
+                        self.q.answer(item, None)
+                        self.session.history.append(item)
+                        self.save()
+                        break
+                    else:
+                        value, error = self.parse(item, text)
+                        if error:
+                            self.out.print(f"[red]{escape(error)}[/red]")
+                            continue
+                        self.q.answer(item, value)
+                        self.session.history.append(item)
+                        self.save()
+                        self.think_aloud()
+                        break
+        except Quit:
+            self.save()
+            return False
+
+
+def choose_scope(console: Console, read: Callable[[str], str]) -> str:
+    keys = list(SCOPES)
+    console.print("What would you like to do?")
+    for n, k in enumerate(keys, start=1):
+        console.print(f"  {n}. {SCOPES[k][0]} [{k}]")
+    while True:
+        try:
+            text = read("scope> ").strip().lower()
+        except EOFError:
+            raise Quit from None
+        if text.isdigit() and 1 <= int(text) <= len(keys):
+            return keys[int(text) - 1]
+        if text in SCOPES:
+            return text
+        console.print(f"Type a number from 1 to {len(keys)}.")
+
+
+def default_name() -> str:
+    return time.strftime("session-%Y%m%d-%H%M%S")
+
+
+def finish(kb: KnowledgeBase, term: Terminal) -> None:
+    """The end: the same report as `diagnose`, and an offer to write Markdown or HTML."""
+    from pathlib import Path
+
+    from .io_safe import write_atomic
+    from .report import render
+    p = term.q.progress()
+    term.out.print(f"\nAll relevant questions answered ({p.skipped_irrelevant} not needed).\n")
+    term.show_report()
+    try:
+        path = term.read("Write the report to a file (.md or .html), or press Enter to finish> ")
+    except Quit:
+        return
+    if path:
+        fmt = "html" if path.lower().endswith((".html", ".htm")) else "markdown"
+        write_atomic(Path(path), render(kb, diagnose(kb, term.q.answers), fmt))
+        term.out.print(f"Wrote {escape(path)}")
+
+
+def stdin_is_tty() -> bool:
+    return sys.stdin.isatty()

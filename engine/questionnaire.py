@@ -1,0 +1,137 @@
+"""The guided questionnaire's logic, independent of any screen: what to ask next, why, progress.
+
+The terminal (`engine/ask.py`) and, later, the web use this one class, so both ask the same
+questions in the same order for the same reasons. Relevance comes from `relevance` (the graph).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .conditions import atoms
+from .kb import KnowledgeBase
+from .relevance import Status, conclusions_changed_by, relevant_items, rule_status
+
+# Scopes are groups of instruments (the `instrument` field of questions), never item ids.
+SCOPES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "staircase": ("Quick Staircase check (the 10 questions)", ("staircase",)),
+    "full": ("Full diagnostic (every module)", None),
+    "modes": ("Figure 1 modes (Table 1 and Table 2)", ("table1", "table2")),
+    "failure": ("Failure screen (nine reasons partnerships fail)", ("failure",)),
+    "barriers": ("Barriers and end results (outsourcing)", ("barriers", "end_results")),
+    "pressures": ("Competing pressures", ("pressures",)),
+    "what_works": ("What-Works self-assessment", ("what_works",)),
+}
+CONTEXT = "context"
+
+
+@dataclass
+class Progress:
+    answered: int
+    relevant_left: int
+    skipped_irrelevant: int
+
+    @property
+    def fraction(self) -> float:
+        total = self.answered + self.relevant_left
+        return 1.0 if total == 0 else self.answered / total
+
+
+class Questionnaire:
+    def __init__(self, kb: KnowledgeBase, scope: str, answers: dict | None = None, skipped: list | None = None):
+        if scope not in SCOPES:
+            raise ValueError(scope)
+        self.kb, self.scope = kb, scope
+        self.answers: dict = dict(answers or {})
+        self.skipped: list = list(skipped or [])
+        instruments = SCOPES[scope][1]
+        self.items = [q for q, e in kb.questions.items()
+                      if e.data["instrument"] == CONTEXT or instruments is None or e.data["instrument"] in instruments]
+        self._cache: tuple | None = None
+
+    # ---- state ----------------------------------------------------------------------------------
+    def _key(self) -> tuple:
+        return tuple(sorted((k, str(v)) for k, v in self.answers.items()))
+
+    @property
+    def status(self) -> Status:
+        key = self._key()
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, rule_status(self.kb, self.answers))
+        return self._cache[1]
+
+    @cached_property
+    def scope_rules(self) -> set[str]:
+        """Rules fed by an item of this scope (other than context): the conclusions the scope can reach."""
+        import networkx as nx
+        g = self.kb.graph
+        out: set[str] = set()
+        for q in self.items:
+            if self.kb.questions[q].data["instrument"] != CONTEXT:
+                out |= {n[5:] for n in nx.descendants(g, q) if n.startswith("rule:")}
+        return out
+
+    def relevant(self) -> list[str]:
+        scope = set(self.items)
+        rel = relevant_items(self.kb, self.answers, scope, self.status)
+        # only items that reach an undecided rule *of this scope* count
+        undecided = set(self.status.undecided) & self.scope_rules
+        keep = []
+        for q in rel:
+            if self.kb.questions[q].data["instrument"] == CONTEXT or set(conclusions_changed_by(self.kb, q, self.status)) & undecided:
+                keep.append(q)
+        return keep
+
+    def next_item(self) -> str | None:
+        context = [q for q in self.items if self.kb.questions[q].data["instrument"] == CONTEXT]
+        for q in context:
+            if q not in self.answers and q not in self.skipped:
+                return q
+        for q in self.relevant():
+            if q not in self.skipped:
+                return q
+        return None
+
+    def progress(self) -> Progress:
+        relevant = [q for q in self.relevant() if q not in self.skipped]
+        answered = sum(1 for q in self.items if q in self.answers)
+        irrelevant = sum(1 for q in self.items if q not in self.answers and q not in self.skipped and q not in relevant)
+        return Progress(answered, len(relevant), irrelevant)
+
+    def certain(self) -> list[str]:
+        """Conclusions (not recommendations) in scope that no further answer can remove."""
+        out = []
+        for rid in self.status.certain:
+            rule = self.kb.rules_by_id[rid]
+            if rule.kind == "conclusion" and rid in self.scope_rules and rule.concludes not in out:
+                out.append(rule.concludes)
+        return out
+
+    def why(self, item: str) -> list[dict]:
+        """The undecided conclusions this item can still change, with their sources (from the graph)."""
+        out = []
+        for rid in conclusions_changed_by(self.kb, item, self.status):
+            rule = self.kb.rules_by_id[rid]
+            if rid not in self.scope_rules and self.kb.questions[item].data["instrument"] != CONTEXT:
+                continue
+            out.append({"rule": rid, "concludes": rule.concludes, "title": rule.title,
+                        "kind": rule.kind, "source": rule.source.as_json(),
+                        "direct": any(a.ref == item for a in atoms(rule.when))})
+        out.sort(key=lambda r: (not r["direct"], r["kind"] != "conclusion", r["rule"]))
+        return out
+
+    # ---- changes ----------------------------------------------------------------------------------
+    def answer(self, item: str, value) -> None:
+        if value is None:
+            self.answers.pop(item, None)
+            if item not in self.skipped:
+                self.skipped.append(item)
+        else:
+            self.answers[item] = value
+            if item in self.skipped:
+                self.skipped.remove(item)
+
+    def undo(self, item: str) -> None:
+        self.answers.pop(item, None)
+        if item in self.skipped:
+            self.skipped.remove(item)

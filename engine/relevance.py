@@ -1,0 +1,202 @@
+"""Which conclusions are already certain, and which unanswered items can still change one.
+
+Every unanswered item may later get any value on its scale, or stay unanswered. For each score we
+compute the interval of values it could still take (and whether it could stay unknown); each atom
+then has a set of possible truth values, combined in Kleene logic (an over-approximation: sound, so a
+relevant question is never skipped). A rule is *decided* when it certainly fires or certainly
+cannot. Items that feed (per the dependency graph) only decided rules cannot change anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .conditions import atom_truth
+from .kb import KnowledgeBase
+from .model import All, AnyOf, Atom, Cond, Not
+
+T, F, U = True, False, None
+SCALE = (1.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Range:
+    lo: float | None       # None: no number is possible (only unknown)
+    hi: float | None
+    may_be_unknown: bool
+
+    @property
+    def fixed(self) -> bool:
+        return self.lo is not None and self.lo == self.hi and not self.may_be_unknown
+
+
+def _input_range(ident: str, answers: dict, ranges: dict[str, Range]) -> Range:
+    if ident in ranges:
+        return ranges[ident]
+    v = answers.get(ident)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return Range(float(v), float(v), False)
+    return Range(*SCALE, True)
+
+
+def score_ranges(kb: KnowledgeBase, answers: dict) -> dict[str, Range]:
+    """The values each score could still take as unanswered inputs get answered (or not)."""
+    ranges: dict[str, Range] = {}
+    for s in kb.scores.values():
+        inputs = [_input_range(i, answers, ranges) for i in s.inputs]
+        known = [r for r in inputs if r.fixed]
+        open_ = [r for r in inputs if not r.fixed]
+        need = max(s.min_answered, 1)
+        if s.fn == "diff":
+            a, b = inputs
+            if a.lo is None or b.lo is None:
+                ranges[s.id] = Range(None, None, True)
+            else:
+                ranges[s.id] = Range(a.lo - b.hi, a.hi - b.lo, a.may_be_unknown or b.may_be_unknown)
+            continue
+        k, m = len(known), len(open_)
+        can_stay_unknown = k < need or any(r.may_be_unknown and r.lo is None for r in open_)
+        if k + m < need:
+            ranges[s.id] = Range(None, None, True)
+            continue
+        lo_vals, hi_vals = [], []
+        total = sum(r.lo for r in known)
+        for j in range(max(0, need - k), m + 1):
+            n = k + j
+            if n == 0:
+                continue
+            if s.fn == "mean":
+                lo_vals.append((total + j * SCALE[0]) / n)
+                hi_vals.append((total + j * SCALE[1]) / n)
+            elif s.fn == "sum":
+                lo_vals.append(total + j * SCALE[0])
+                hi_vals.append(total + j * SCALE[1])
+            elif s.fn == "count":
+                lo_vals.append(float(n))
+                hi_vals.append(float(n))
+            elif s.fn in ("count_gte", "count_lte"):
+                t = s.threshold or 0
+                hits = sum(1 for r in known if (r.lo >= t if s.fn == "count_gte" else r.lo <= t))
+                lo_vals.append(float(hits))
+                hi_vals.append(float(hits + j))
+            elif s.fn == "min":
+                base = min((r.lo for r in known), default=SCALE[1])
+                lo_vals.append(SCALE[0] if j else base)
+                hi_vals.append(base if k else SCALE[1])
+            elif s.fn == "max":
+                base = max((r.lo for r in known), default=SCALE[0])
+                lo_vals.append(base if k else SCALE[0])
+                hi_vals.append(SCALE[1] if j else base)
+        if not lo_vals:
+            ranges[s.id] = Range(None, None, True)
+        else:
+            ranges[s.id] = Range(min(lo_vals), max(hi_vals), can_stay_unknown)
+    return ranges
+
+
+def _compare_possible(op: str, r: Range, value: float) -> set:
+    """Possible truth values of `score OP value` when the score lies in r."""
+    out: set = {U} if r.may_be_unknown or r.lo is None else set()
+    if r.lo is None:
+        return out
+    lo, hi = r.lo, r.hi
+    tests = {
+        "gt": (hi > value, lo <= value), "gte": (hi >= value, lo < value),
+        "lt": (lo < value, hi >= value), "lte": (lo <= value, hi > value),
+        "eq": (lo <= value <= hi, not (lo == hi == value)), "ne": (not (lo == hi == value), lo <= value <= hi),
+    }
+    can_true, can_false = tests[op]
+    if can_true:
+        out.add(T)
+    if can_false:
+        out.add(F)
+    return out
+
+
+def _atom_possible(kb: KnowledgeBase, atom: Atom, answers: dict, ranges: dict, facts: dict) -> set:
+    if atom.kind == "fact":
+        return facts.get(atom.ref, {F})
+    if atom.kind == "score":
+        return _compare_possible(atom.op, ranges[atom.ref], float(atom.value))
+    if atom.ref in answers:
+        return {atom_truth(atom, answers, {}, set())}
+    if atom.kind == "answered":
+        return {T, F}
+    if atom.kind == "unanswered":
+        return {T, F}
+    return {T, F, U}   # an unanswered item may take any value, or stay unanswered
+
+
+def _combine(cond: Cond, leaf) -> set:
+    if isinstance(cond, Atom):
+        return leaf(cond)
+    if isinstance(cond, Not):
+        return {None if v is None else not v for v in _combine(cond.part, leaf)}
+    out: set = set()
+    sets = [_combine(p, leaf) for p in cond.parts]
+    is_all = isinstance(cond, All)
+    # Kleene AND/OR over every combination of possible values (sets are at most 3 values each)
+    acc = {T} if is_all else {F}
+    for s in sets:
+        nxt = set()
+        for a in acc:
+            for b in s:
+                if is_all:
+                    nxt.add(F if F in (a, b) else U if U in (a, b) else T)
+                else:
+                    nxt.add(T if T in (a, b) else U if U in (a, b) else F)
+        acc = nxt
+    out |= acc
+    return out
+
+
+@dataclass
+class Status:
+    certain: list[str]          # rule ids that will fire whatever the remaining answers
+    impossible: list[str]       # rule ids that cannot fire any more
+    undecided: list[str]        # rule ids whose outcome can still change
+
+
+def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
+    ranges = score_ranges(kb, answers)
+    facts: dict[str, set] = {}
+    outcome: dict[str, set] = {}
+    for _ in range(len(kb.rules) + 1):   # fixpoint over conclusion facts (rules form a DAG)
+        changed = False
+        for rule in kb.rules:
+            possible = _combine(rule.when, lambda a: _atom_possible(kb, a, answers, ranges, facts))
+            fires = {T} if possible == {T} else ({F} if T not in possible else {T, F})
+            if outcome.get(rule.id) != fires:
+                outcome[rule.id] = fires
+                changed = True
+        new_facts: dict[str, set] = {}
+        for rule in kb.rules:
+            prev = new_facts.get(rule.concludes, {F})
+            o = outcome[rule.id]
+            new_facts[rule.concludes] = {T} if (o == {T} or prev == {T}) else (prev | o)
+        if new_facts != facts:
+            facts = new_facts
+            changed = True
+        if not changed:
+            break
+    return Status([r for r, o in outcome.items() if o == {T}], [r for r, o in outcome.items() if o == {F}],
+                  [r for r, o in outcome.items() if o == {T, F}])
+
+
+def relevant_items(kb: KnowledgeBase, answers: dict, scope: set[str] | None = None,
+                   status: Status | None = None) -> list[str]:
+    """Unanswered items (in scope) that feed at least one undecided rule, in knowledge-base order."""
+    import networkx as nx
+    status = status or rule_status(kb, answers)
+    g = kb.graph
+    feeding: set[str] = set()
+    for rid in status.undecided:
+        feeding |= nx.ancestors(g, f"rule:{rid}")
+    return [q for q in kb.questions if q not in answers and q in feeding and (scope is None or q in scope)]
+
+
+def conclusions_changed_by(kb: KnowledgeBase, item: str, status: Status) -> list[str]:
+    """Undecided rules downstream of item: what answering it can still change (for `why`)."""
+    import networkx as nx
+    g = kb.graph
+    undecided = set(status.undecided)
+    return [n[5:] for n in sorted(nx.descendants(g, item)) if n.startswith("rule:") and n[5:] in undecided]
