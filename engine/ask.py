@@ -208,7 +208,7 @@ def finish(kb: KnowledgeBase, term: Terminal) -> None:
         path = term.read("Write the report to a file (.md or .html), or press Enter to finish> ")
     except Quit:
         return
-    if path:
+    if path and path.lower() not in ("quit", "q", "exit", "no", "n", "skip"):
         fmt = "html" if path.lower().endswith((".html", ".htm")) else "markdown"
         write_atomic(Path(path), render(kb, diagnose(kb, term.q.answers), fmt))
         term.out.print(f"Wrote {escape(path)}")

@@ -31,4 +31,10 @@ def run(kb: KnowledgeBase, answers: dict, scores: dict) -> dict[str, int]:
             else:
                 still.append(rule)
         pending = still
+    # Justify each rule by its first alternative that holds at the fixpoint, not at the moment it
+    # fired: that choice does not depend on firing order, so every backend makes the same one.
+    final = lambda a: atom_truth(a, answers, scores, facts)  # noqa: E731
+    for rule_id in fired:
+        rule = kb.rules_by_id[rule_id]
+        fired[rule_id] = next(k for k, conj in enumerate(rule.dnf) if all(final(a) is True for a in conj))
     return fired

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from . import scores as scoring
+from .conditions import atoms
 from .answers import AnswerSet
 from .kb import KnowledgeBase
 from .model import Citation, Conclusion, Diagnosis, Justification, Premise, Recommendation, Rule
@@ -88,6 +89,7 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
     fired, matched = run_rules(kb, answers, score_values, backend)
     values: dict[str, Any] = {**{q: answers.get(q) for q in kb.questions}, **score_values}
 
+    concluded = {kb.rules_by_id[r].concludes for r in fired}
     conclusions: dict[str, Conclusion] = {}
     recs: dict[str, Recommendation] = {}
     for rule in kb.rules:
@@ -106,9 +108,9 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
                 r = recs[rule.concludes] = Recommendation(rule.concludes, entry.title, rule.priority or 3, [], [], [])
             r.priority = min(r.priority, rule.priority or 3)
             r.justifications.append(just)
-            for p in premises:
-                if p.kind == "fact" and p.id not in r.addresses:
-                    r.addresses.append(p.id)
+            for atom in atoms(rule.when):   # every conclusion named in the condition that holds
+                if atom.kind == "fact" and atom.ref in concluded and atom.ref not in r.addresses:
+                    r.addresses.append(atom.ref)
             _add_source(r.sources, rule.source)
     for r in recs.values():
         _add_source(r.sources, kb.interventions[r.id].source)

@@ -72,15 +72,7 @@ class Questionnaire:
         return out
 
     def relevant(self) -> list[str]:
-        scope = set(self.items)
-        rel = relevant_items(self.kb, self.answers, scope, self.status)
-        # only items that reach an undecided rule *of this scope* count
-        undecided = set(self.status.undecided) & self.scope_rules
-        keep = []
-        for q in rel:
-            if self.kb.questions[q].data["instrument"] == CONTEXT or set(conclusions_changed_by(self.kb, q, self.status)) & undecided:
-                keep.append(q)
-        return keep
+        return relevant_items(self.kb, self.answers, set(self.items), self.status, self.scope_rules)
 
     def next_item(self) -> str | None:
         context = [q for q in self.items if self.kb.questions[q].data["instrument"] == CONTEXT]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conditions import atom_truth
+from .conditions import atom_truth, atoms
 from .kb import KnowledgeBase
 from .model import All, AnyOf, Atom, Cond, Not
 
@@ -154,16 +154,18 @@ class Status:
     certain: list[str]          # rule ids that will fire whatever the remaining answers
     impossible: list[str]       # rule ids that cannot fire any more
     undecided: list[str]        # rule ids whose outcome can still change
+    open_atoms: dict            # undecided rule id -> its atoms whose truth can still change
 
 
 def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
     ranges = score_ranges(kb, answers)
     facts: dict[str, set] = {}
     outcome: dict[str, set] = {}
+    leaf = lambda a: _atom_possible(kb, a, answers, ranges, facts)  # noqa: E731
     for _ in range(len(kb.rules) + 1):   # fixpoint over conclusion facts (rules form a DAG)
         changed = False
         for rule in kb.rules:
-            possible = _combine(rule.when, lambda a: _atom_possible(kb, a, answers, ranges, facts))
+            possible = _combine(rule.when, leaf)
             fires = {T} if possible == {T} else ({F} if T not in possible else {T, F})
             if outcome.get(rule.id) != fires:
                 outcome[rule.id] = fires
@@ -178,25 +180,57 @@ def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
             changed = True
         if not changed:
             break
+    undecided = [r for r, o in outcome.items() if o == {T, F}]
+    open_atoms = {r: [a for a in atoms(kb.rules_by_id[r].when) if len(leaf(a)) > 1] for r in undecided}
     return Status([r for r, o in outcome.items() if o == {T}], [r for r, o in outcome.items() if o == {F}],
-                  [r for r, o in outcome.items() if o == {T, F}])
+                  undecided, open_atoms)
+
+
+class _Feeds:
+    """Which unanswered items can still move each undecided rule: through its open atoms only,
+    following the dependency graph (score inputs, rules concluding a fact)."""
+
+    def __init__(self, kb: KnowledgeBase, answers: dict, status: Status):
+        self.kb, self.answers, self.status = kb, answers, status
+        self.memo: dict[str, frozenset] = {}
+
+    def of_rule(self, rid: str) -> frozenset:
+        if rid not in self.memo:
+            self.memo[rid] = frozenset()          # guard against cycles while computing
+            found: set[str] = set()
+            for atom in self.status.open_atoms.get(rid, []):
+                found |= self.of_atom(atom)
+            self.memo[rid] = frozenset(found)
+        return self.memo[rid]
+
+    def of_atom(self, atom: Atom) -> set[str]:
+        g = self.kb.graph
+        if atom.kind == "fact":
+            out: set[str] = set()
+            for pred in g.predecessors(atom.ref):
+                if g.nodes[pred]["kind"] == "rule" and pred[5:] in self.status.open_atoms:
+                    out |= self.of_rule(pred[5:])
+            return out
+        if atom.kind == "score":
+            import networkx as nx
+            return {n for n in nx.ancestors(g, atom.ref) if g.nodes[n]["kind"] == "item" and n not in self.answers}
+        return {atom.ref} if atom.ref not in self.answers else set()
 
 
 def relevant_items(kb: KnowledgeBase, answers: dict, scope: set[str] | None = None,
-                   status: Status | None = None) -> list[str]:
-    """Unanswered items (in scope) that feed at least one undecided rule, in knowledge-base order."""
-    import networkx as nx
+                   status: Status | None = None, rules: set[str] | None = None) -> list[str]:
+    """Unanswered items (in scope) that can still change an undecided rule (of `rules`), in KB order."""
     status = status or rule_status(kb, answers)
-    g = kb.graph
-    feeding: set[str] = set()
+    feeds = _Feeds(kb, answers, status)
+    found: set[str] = set()
     for rid in status.undecided:
-        feeding |= nx.ancestors(g, f"rule:{rid}")
-    return [q for q in kb.questions if q not in answers and q in feeding and (scope is None or q in scope)]
+        if rules is None or rid in rules:
+            found |= feeds.of_rule(rid)
+    return [q for q in kb.questions if q in found and (scope is None or q in scope)]
 
 
 def conclusions_changed_by(kb: KnowledgeBase, item: str, status: Status) -> list[str]:
-    """Undecided rules downstream of item: what answering it can still change (for `why`)."""
-    import networkx as nx
-    g = kb.graph
-    undecided = set(status.undecided)
-    return [n[5:] for n in sorted(nx.descendants(g, item)) if n.startswith("rule:") and n[5:] in undecided]
+    """Undecided rules that answering item can still change: what `why` at a prompt reports."""
+    feeds = _Feeds(kb, {}, status)
+    feeds.answers = {}
+    return sorted(r for r in status.undecided if item in feeds.of_rule(r))

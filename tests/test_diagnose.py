@@ -89,7 +89,7 @@ def test_unknown_and_null_answers_are_not_numbers(tmp_path):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("answers:\n  stair.q01: 4\n  stair.q11: 3\n", "{f}:3: stair.q11: unknown item id; did you mean 'stair.q01'?"),
+    ("answers:\n  stair.q01: 4\n  stair.q11: 3\n", "{f}:3: stair.q11: unknown item id; did you mean 'stair.q10'?"),
     ("answers:\n  stair.q01: 7\n", "{f}:2: stair.q01: value 7 is out of range 1–5"),
     ("answers:\n  stair.q01: lots\n", "{f}:2: stair.q01: expected a number from 1 to 5 (or unknown), found 'lots'"),
     ("answers:\n  context.service: hospital\n", "{f}:2: context.service: expected one of simple_commissioned, "
@@ -107,7 +107,7 @@ def test_bad_answers_exit_2_with_file_line_and_id(tmp_path, text, expected):
 def test_bad_json_answers(tmp_path):
     f = write(tmp_path / "bad.json", '{"answers": {\n  "stair.q01": 4,\n  "t9.r01": 2\n}}')
     run = cli("diagnose", f, code=2)
-    assert run.err.strip() == f"{f}:3: t9.r01: unknown item id"
+    assert run.err.strip() == f"{f}:3: t9.r01: unknown item id; did you mean 't2.r01'?"
     f.write_text('{"answers": {"stair.q01": 4,,}}')
     assert "malformed JSON" in cli("diagnose", f, code=2).err
 
