@@ -6,6 +6,7 @@
 - 1,024-session cap and 32-bit sid hash collisions: exactly one short-lived session at a time, with a
   fresh counter-based sid, deleted in `finally`;
 - facts matching no rule are dropped with MessageNotHandledException: a catch-all sink rule per fact kind;
+- facts no rule can ever test are not asserted at all (fewer JSON round trips and callbacks);
 - errors inside actions end up in the session state: checked after every call and re-raised as ours;
 - "already registered" ruleset names: a versioned name per compiled knowledge base;
 - registration mutates the definition (pops "run"): a deep copy is registered;
@@ -98,16 +99,21 @@ class DurableBackend:
         self.kb = kb
         self.multi = {q.id for q in kb.questions.values() if q.type == "multi"}
         self.name = f"partnerdx_{next(_NAMES)}"
+        self.tested: set[tuple] = set()       # (fact kind, id) pairs some pattern tests
         self._run_state: dict | None = None
         definition: dict = {}
         for r_index, rule in enumerate(kb.rules):
             for k, conj in enumerate(rule.dnf):
                 pats = patterns(conj, self.multi)
+                self.tested |= {(_fact_key(a, self.multi)[0], a.ref) for a in conj}
                 definition[f"r{r_index}_{k}"] = {
                     "all": [{f"p{i}": p} for i, p in enumerate(pats)],
                     "run": self._action(r_index, k, len(pats)),
                 }
         for kind in FACT_KINDS:
+            # A sink makes every fact "handled" (stored, never silently dropped). NB: a sink that
+            # never completes (a second pattern nothing matches) would save the callback, but it
+            # corrupted durable's heap (segfault with 10 facts), so sinks fire and do nothing.
             definition[f"sink_{kind}"] = {"all": [{"p0": {"t": kind}}], "run": _sink}
         with _LOCK:
             try:
@@ -134,17 +140,22 @@ class DurableBackend:
         return fire
 
     def facts(self, answers: dict, scores: dict, sid: str) -> list[dict]:
+        """The answers and scores as facts, leaving out those no pattern could ever match."""
+        tested = self.tested
         out: list[dict] = []
         for item, q in self.kb.questions.items():
             if item not in answers:
-                out.append({"sid": sid, "t": "u", "i": item})
+                if ("u", item) in tested:
+                    out.append({"sid": sid, "t": "u", "i": item})
             elif item in self.multi:
-                out.append({"sid": sid, "t": "ma", "i": item})
+                if ("ma", item) in tested:
+                    out.append({"sid": sid, "t": "ma", "i": item})
                 chosen = answers[item]
-                out += [{"sid": sid, "t": "m" if o in chosen else "ml", "i": item, "v": o} for o in q.options]
-            else:
+                out += [{"sid": sid, "t": t, "i": item, "v": o} for o in q.options
+                        for t in ("m" if o in chosen else "ml",) if (t, item) in tested]
+            elif ("a", item) in tested:
                 out.append({"sid": sid, "t": "a", "i": item, "v": answers[item]})
-        out += [{"sid": sid, "t": "s", "i": s, "v": v} for s, v in scores.items() if v is not None]
+        out += [{"sid": sid, "t": "s", "i": s, "v": v} for s, v in scores.items() if v is not None and ("s", s) in tested]
         return out
 
     def run(self, answers: dict, scores: dict) -> tuple[dict[str, int], dict[str, dict]]:

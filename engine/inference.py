@@ -127,5 +127,5 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
 
 def unanswered_relevant(kb: KnowledgeBase, answers: dict) -> list[str]:
     """Unanswered items that feed at least one rule (per the dependency graph), in KB order."""
-    graph = kb.graph
-    return [q for q in kb.questions if q not in answers and q in graph and graph.nodes[q].get("feeds_rules")]
+    feeding = kb.feeding_items
+    return [q for q in kb.questions if q not in answers and q in feeding]

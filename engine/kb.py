@@ -73,6 +73,19 @@ class KnowledgeBase:
         from .graph import build_graph
         return build_graph(self)
 
+    @cached_property
+    def feeding_items(self) -> frozenset:
+        """Items that feed at least one rule, read from the graph once and kept in the cache, so a
+        diagnosis needs no networkx import."""
+        g = self.graph
+        return frozenset(q for q in self.questions if q in g and g.nodes[q].get("feeds_rules"))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for transient in ("graph", "_backends", "rules_by_id", "conclusion_types"):
+            state.pop(transient, None)
+        return state
+
     def counts(self) -> dict[str, int]:
         return {"sources": len(self.sources), "questions": len(self.questions),
                 "concepts": len(self.concepts), "interventions": len(self.interventions),
@@ -315,13 +328,29 @@ def _topological_scores(scores: dict[str, Score], builder: _Builder) -> dict[str
 
 
 def load_kb(overlays: tuple[Path, ...] = (), root: Path | None = None) -> KnowledgeBase:
-    """The built-in base (or `root`) plus overlays in order; raises InputError listing all problems."""
-    builder = _Builder()
+    """The built-in base (or `root`) plus overlays in order; raises InputError listing all problems.
+
+    A validated base is cached (pickle keyed by the content of every file), so start-up skips YAML
+    parsing and schema checks when nothing changed; the cache is safe to delete."""
+    from . import cache
     base = root or builtin_root()
-    builder.kb.roots = [base, *overlays]
     for d in overlays:
         if not d.is_dir():
             raise InputError([Problem(display_path(d), None, None, "--kb must be a directory with rules/ and/or knowledge/")])
+    files = [f for directory in (base, *overlays) for sub in ("knowledge", "rules") for f in yaml_files(directory, sub)]
+    key = cache.key(files)
+    kb = cache.get(key)
+    if kb is None:
+        kb = _load_uncached(overlays, base)
+        kb.feeding_items  # noqa: B018 - computed once, stored with the cache
+        cache.put(key, kb)
+    return kb
+
+
+def _load_uncached(overlays: tuple[Path, ...], root: Path) -> KnowledgeBase:
+    builder = _Builder()
+    base = root
+    builder.kb.roots = [base, *overlays]
     for directory, builtin in [(base, True), *((o, False) for o in overlays)]:
         for sub in ("knowledge", "rules"):
             for f in yaml_files(directory, sub):

@@ -91,7 +91,7 @@ def text(kb: KnowledgeBase, d: Diagnosis, width: int = 100) -> str:
     from rich.markdown import Markdown
     buf = io.StringIO()
     Console(file=buf, width=width, no_color=True, force_terminal=False).print(Markdown(markdown(kb, d)))
-    return buf.getvalue()
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
 
 
 def render(kb: KnowledgeBase, d: Diagnosis, fmt: str) -> str:

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+# Tests never write into the user's own cache directory (set before any module loads a KB).
+os.environ.setdefault("PARTNERDX_CACHE", tempfile.mkdtemp(prefix="partnerdx-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
