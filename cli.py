@@ -236,6 +236,31 @@ def list_sessions(ctx, export, out):
         click.echo(f"{s.name}\t{s.scope or '-'}\t{len(s.answers)} answers\t{when}")
 
 
+@main.command()
+@click.argument("target", metavar="TARGET")
+@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--max-changes", default=4, show_default=True, type=click.IntRange(1, 12))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def path(ctx, target, file, max_changes, fmt):
+    """What would it take: the smallest answer changes under which TARGET is concluded."""
+    from engine.answers import load_answers
+    from engine.path import find_paths, path_text
+    kb = _kb(ctx)
+    _known_id(kb, target)
+    result = find_paths(kb, load_answers(kb, Path(file)), target, max_changes)
+    if fmt == "json":
+        keep = {k: v for k, v in result.items() if k != "blocked"}
+        if "blocked" in result:
+            keep["blocked"] = result["blocked"]
+        click.echo(json.dumps(keep, indent=2, ensure_ascii=False, default=str))
+    elif fmt == "markdown":
+        click.echo("\n".join(["```", *path_text(kb, result), "```"]))
+    else:
+        click.echo("\n".join(path_text(kb, result)))
+
+
 @main.command("what-if")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("changes", nargs=-1, required=True, metavar="ITEM=VALUE...")

@@ -129,7 +129,7 @@ def test_sigkill_between_answers_loses_nothing(tmp_path):
 
 def run_piped(home: Path, lines: list[str], *args: str) -> tuple[list[str], str]:
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "ask", *args], input="\n".join(lines) + "\n",
-                          capture_output=True, text=True, env=env(home), timeout=120)
+                          capture_output=True, text=True, env=env(home), timeout=120, cwd=home)
     return PROMPT.findall(proc.stdout), proc.stdout + proc.stderr
 
 

@@ -1,0 +1,281 @@
+"""What would it take: the smallest sets of answer changes under which a conclusion is drawn.
+
+The search follows the rules, not the whole questionnaire: only the rules that can conclude the
+target are read, each DNF alternative is solved atom by atom (an item moved to the nearest value
+that satisfies it; a score moved by changing the fewest inputs, most leverage first; a required
+conclusion solved recursively), and every candidate is verified by a real diagnosis — the same
+machinery as `what-if` — before it is offered. Candidates are ranked by number of items changed,
+then total movement on the 1–5 scale, then leverage (how many interventions the knowledge base
+has for the items moved, a proxy for where the seeds put the effort).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from .answers import AnswerSet
+from .explain import what_if, why_not
+from .inference import diagnose
+from .kb import KnowledgeBase
+from .model import Atom
+
+LOW, HIGH = 1, 5
+MAX_CANDIDATES = 60
+
+
+@dataclass
+class Path:
+    changes: dict                      # item -> new value (None: withdraw the answer)
+    movement: float
+    leverage: int
+    side_effects: dict = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        return (len(self.changes), self.movement, -self.leverage, sorted(self.changes))
+
+
+def _movement(answers: dict, changes: dict) -> float:
+    total = 0.0
+    for item, new in changes.items():
+        old = answers.get(item)
+        if isinstance(new, (int, float)) and isinstance(old, (int, float)):
+            total += abs(new - old)
+        elif isinstance(new, (int, float)):
+            total += abs(new - 3)           # answering an unanswered item: distance from the middle
+        else:
+            total += 1
+    return total
+
+
+class Search:
+    def __init__(self, kb: KnowledgeBase, answers: dict, max_changes: int):
+        self.kb, self.answers, self.max_changes = kb, answers, max_changes
+        self.leverage_of = self._leverage()
+
+    def _leverage(self) -> dict[str, int]:
+        """Interventions per item: those addressing it directly or a concept it measures."""
+        by_concept: dict[str, set] = {}
+        for c in self.kb.concepts.values():
+            for item in c.data.get("items", []):
+                by_concept.setdefault(c.id, set()).add(item)
+        out: dict[str, int] = {}
+        for i in self.kb.interventions.values():
+            for target in i.data.get("addresses", []):
+                for item in ({target} if target in self.kb.questions else by_concept.get(target, set())):
+                    out[item] = out.get(item, 0) + 1
+        return out
+
+    # ---- solving one atom -------------------------------------------------------------------------
+    def item_options(self, atom: Atom, current) -> list:
+        q = self.kb.questions[atom.ref]
+        from .conditions import compare
+        if q.type == "rated":
+            values = list(range(LOW, HIGH + 1))
+            ok = [v for v in values if compare(atom.op, v, atom.value)]
+            base = current if isinstance(current, (int, float)) else 3
+            return sorted(ok, key=lambda v: (abs(v - base), v))[:2]
+        if q.type == "choice":
+            return [o for o in q.options if compare(atom.op, o, atom.value)][:2]
+        chosen = list(current or [])
+        if atom.op == "has":
+            return [sorted(set(chosen) | {atom.value}, key=q.options.index)]
+        return [[o for o in chosen if o != atom.value]]
+
+    def solve_atom(self, atom: Atom, state: dict, depth: int) -> list[dict]:
+        """Alternative change sets (each small) that make one atom true from `state`."""
+        from .conditions import atom_truth
+        from .scores import compute
+        scores = {k: v.value for k, v in compute(self.kb.scores, state).items()}
+        if atom_truth(atom, state, scores, set()) is True and atom.kind != "fact":
+            return [{}]
+        if atom.kind == "item":
+            return [{atom.ref: v} for v in self.item_options(atom, state.get(atom.ref))]
+        if atom.kind == "answered":
+            return [{atom.ref: 3}] if self.kb.questions[atom.ref].type == "rated" else []
+        if atom.kind == "unanswered":
+            return [{atom.ref: None}]
+        if atom.kind == "score":
+            return self.solve_score(atom, state)
+        if atom.kind == "fact":
+            if depth <= 0:
+                return []
+            if self.kb_concluded(state, atom.ref):
+                return [{}]
+            return [p.changes for p in self.paths_to(atom.ref, state, depth - 1)[:3]]
+        return []
+
+    def kb_concluded(self, state: dict, ident: str) -> bool:
+        return ident in diagnose(self.kb, state, "reference").concluded_ids
+
+    def solve_score(self, atom: Atom, state: dict) -> list[dict]:
+        """Change the fewest inputs of a score, those with most room to move first."""
+        from .conditions import compare
+        from .scores import compute
+        score = self.kb.scores[atom.ref]
+        items = [i for i in score.inputs if i in self.kb.questions]
+        upward = atom.op in ("gt", "gte") or (atom.op in ("eq", "ne") and True)
+        if atom.op in ("lt", "lte"):
+            upward = False
+        target_value = HIGH if upward else LOW
+
+        def ok(trial: dict) -> bool:
+            v = compute(self.kb.scores, trial)[atom.ref].value
+            return v is not None and compare(atom.op, v, atom.value)
+
+        def room(i: str) -> float:
+            cur = state.get(i)
+            if not isinstance(cur, (int, float)):
+                return 2.5          # answering an unanswered input moves the score too
+            return (target_value - cur) if upward else (cur - target_value)
+
+        ranked = sorted((i for i in items if room(i) > 0),
+                        key=lambda i: (-room(i), -self.leverage_of.get(i, 0), items.index(i)))
+        results: list[dict] = []
+        for skip in range(0, 3):                     # alternatives: leave out one of the best movers
+            order = ranked[:skip] + ranked[skip + 1:] if skip else ranked
+            trial, changes = dict(state), {}
+            for i in order:
+                if len(changes) >= self.max_changes:
+                    break
+                trial[i] = target_value
+                changes[i] = target_value
+                if ok(trial):
+                    break
+            if not ok(trial):
+                continue
+            # move the last item only as far as needed, then the others, keeping the atom true
+            for i in reversed(list(changes)):
+                start = state.get(i) if isinstance(state.get(i), (int, float)) else 3
+                steps = range(int(start), target_value + 1) if upward else range(int(start), target_value - 1, -1)
+                for v in steps:
+                    trial[i] = v
+                    if ok(trial):
+                        changes[i] = v
+                        break
+                else:
+                    trial[i] = changes[i]
+            changes = {i: v for i, v in changes.items() if v != state.get(i)}
+            if changes and changes not in results:
+                results.append(changes)
+        return results
+
+    # ---- solving a target ---------------------------------------------------------------------------
+    def candidates(self, target: str, state: dict, depth: int) -> list[dict]:
+        out: list[dict] = []
+        for rule in self.kb.rules_concluding(target):
+            for conj in rule.dnf:
+                partials: list[dict] = [{}]
+                for atom in conj:
+                    trial_state = dict(state)
+                    options = self.solve_atom(atom, trial_state, depth)
+                    if not options:
+                        partials = []
+                        break
+                    partials = [{**p, **o} for p, o in itertools.product(partials, options[:3])]
+                    partials = [p for p in partials if len(p) <= self.max_changes][:MAX_CANDIDATES]
+                out += partials
+        return out
+
+    def verify(self, target: str, changes: dict) -> dict | None:
+        """Repair a candidate until the target holds (up to three rounds), or give up."""
+        for _ in range(3):
+            trial = {**self.answers, **changes}
+            trial = {k: v for k, v in trial.items() if v is not None}
+            if target in diagnose(self.kb, trial, "reference").concluded_ids:
+                return {k: v for k, v in changes.items() if self.answers.get(k) != v}
+            more = self.candidates(target, trial, 1)
+            more = [m for m in more if m]
+            if not more:
+                return None
+            best = min(more, key=lambda m: (len(m), _movement(trial, m)))
+            changes = {**changes, **best}
+            if len(changes) > self.max_changes:
+                return None
+        return None
+
+    def paths_to(self, target: str, state: dict | None = None, depth: int = 2) -> list[Path]:
+        saved = self.answers
+        if state is not None:
+            self.answers = state
+        try:
+            found: dict[tuple, Path] = {}
+            for cand in self.candidates(target, self.answers, depth):
+                changes = self.verify(target, cand)
+                if not changes or len(changes) > self.max_changes:
+                    continue
+                key = tuple(sorted((k, str(v)) for k, v in changes.items()))
+                if key not in found:
+                    found[key] = Path(changes, _movement(self.answers, changes),
+                                      sum(self.leverage_of.get(i, 0) for i in changes))
+            return sorted(found.values(), key=Path.key)
+        finally:
+            self.answers = saved
+
+
+def find_paths(kb: KnowledgeBase, answer_set: AnswerSet, target: str, max_changes: int = 4,
+               limit: int = 3) -> dict:
+    """The report for `partnerdx path`: up to `limit` verified paths, or what blocks the target."""
+    answers = answer_set.values
+    before = diagnose(kb, answer_set)
+    result: dict = {"target": target, "reachable": False, "already": target in before.concluded_ids, "paths": []}
+    if result["already"]:
+        result["reachable"] = True
+        return result
+    search = Search(kb, answers, max_changes)
+    paths = search.paths_to(target)[:limit]
+    for p in paths:
+        effect = what_if(kb, answer_set, p.changes)
+        if target not in effect["added"]:
+            continue            # never offer a path the real engine does not confirm
+        p.side_effects = {"added": [x for x in effect["added"] if x != target], "removed": effect["removed"]}
+        result["paths"].append(_path_json(kb, answers, p))
+    result["reachable"] = bool(result["paths"])
+    if not result["reachable"]:
+        result["blocked"] = why_not(kb, before, target)
+    return result
+
+
+def interventions_for(kb: KnowledgeBase, items: list[str]) -> list[str]:
+    concepts = {c.id for c in kb.concepts.values() if set(c.data.get("items", [])) & set(items)}
+    out = []
+    for i in kb.interventions.values():
+        if set(i.data.get("addresses", [])) & (set(items) | concepts):
+            out.append(i.id)
+    return out
+
+
+def _path_json(kb: KnowledgeBase, answers: dict, p: Path) -> dict:
+    return {
+        "changes": [{"item": i, "from": answers.get(i), "to": v, "question": kb.questions[i].text}
+                    for i, v in p.changes.items()],
+        "movement": p.movement,
+        "interventions": interventions_for(kb, list(p.changes)),
+        "side_effects": p.side_effects,
+    }
+
+
+def path_text(kb: KnowledgeBase, result: dict) -> list[str]:
+    t = result["target"]
+    if result["already"]:
+        return [f"{t} is already concluded."]
+    if not result["reachable"]:
+        lines = [f"No path to {t} within the change limit. What blocks it:"]
+        from .explain import why_not_text
+        return lines + why_not_text(result["blocked"])[1:]
+    lines = [f"What it would take to conclude {t}:"]
+    for n, p in enumerate(result["paths"], start=1):
+        lines.append(f"  path {n}: {len(p['changes'])} change(s), total movement {p['movement']:g}")
+        for c in p["changes"]:
+            was = "unanswered" if c["from"] is None else c["from"]
+            lines.append(f"    {c['item']}: {was} → {c['to']} — {c['question']}")
+        if p["interventions"]:
+            lines.append("    interventions: " + ", ".join(
+                f"{kb.interventions[i].title} ({i})" for i in p["interventions"][:5]))
+        se = p["side_effects"]
+        if se.get("added") or se.get("removed"):
+            lines.append(f"    also: +{', '.join(se['added']) or '—'}  −{', '.join(se['removed']) or '—'}")
+    return lines
+
+
+_ = math  # kept for readability of numeric steps
