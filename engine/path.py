@@ -119,8 +119,10 @@ class Search:
             upward = False
         target_value = HIGH if upward else LOW
 
+        needed = self._score_closure(atom.ref)
+
         def ok(trial: dict) -> bool:
-            v = compute(self.kb.scores, trial)[atom.ref].value
+            v = compute(needed, trial)[atom.ref].value
             return v is not None and compare(atom.op, v, atom.value)
 
         def room(i: str) -> float:
@@ -159,6 +161,17 @@ class Search:
             if changes and changes not in results:
                 results.append(changes)
         return results
+
+    def _score_closure(self, sid: str) -> dict:
+        """The score and the scores it reads, in dependency order: all `ok()` needs to recompute."""
+        want: set[str] = set()
+        stack = [sid]
+        while stack:
+            s = stack.pop()
+            if s not in want:
+                want.add(s)
+                stack += [i for i in self.kb.scores[s].inputs if i in self.kb.scores]
+        return {k: v for k, v in self.kb.scores.items() if k in want}
 
     # ---- solving a target ---------------------------------------------------------------------------
     def candidates(self, target: str, state: dict, depth: int) -> list[dict]:
@@ -279,3 +292,26 @@ def path_text(kb: KnowledgeBase, result: dict) -> list[str]:
 
 
 _ = math  # kept for readability of numeric steps
+
+
+def ladders(kb: KnowledgeBase) -> dict[str, list[str]]:
+    """`rules/_ladders.yaml` from the base and any overlay (a later one replaces a ladder)."""
+    from .yamlio import load_yaml_file
+    out: dict[str, list[str]] = {}
+    for root in kb.roots:
+        f = root / "rules" / "_ladders.yaml"
+        if f.is_file():
+            data = load_yaml_file(f) or {}
+            for name, rungs in (data.get("ladders") or {}).items():
+                out[name] = [r for r in rungs if r in kb.conclusion_types]
+    return out
+
+
+def next_rungs(kb: KnowledgeBase, concluded: list[str]) -> list[tuple[str, str, str]]:
+    """(ladder, current rung, next rung) for each ladder whose current rung is concluded."""
+    out = []
+    for name, rungs in ladders(kb).items():
+        here = [r for r in rungs if r in concluded]
+        if here and rungs.index(here[0]) + 1 < len(rungs):
+            out.append((name, here[0], rungs[rungs.index(here[0]) + 1]))
+    return out

@@ -70,9 +70,35 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
         for s in r.sources:
             out.write(f"   - source: {_cite(s)}\n")
     out.write("\n")
+    _next_steps(kb, d, out)
     if d.unanswered:
         out.write(f"*{len(d.unanswered)} unanswered questions could still change this diagnosis.*\n")
     return out.getvalue()
+
+
+def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
+    """What it would take to reach the next rung of each ladder (next step, next mode)."""
+    from .answers import AnswerSet
+    from .path import find_paths, next_rungs
+    rungs = next_rungs(kb, d.concluded_ids)
+    if not rungs:
+        return
+    out.write("## What would it take\n\n")
+    for _, here, there in rungs:
+        result = find_paths(kb, AnswerSet(d.answers, d.partnership), there, limit=1)
+        title = kb.rules_concluding(there)[0].title
+        if not result["paths"]:
+            out.write(f"- From `{here}` to **{_md_escape(title)}** (`{there}`): no path of four answer changes or "
+                      f"fewer; see `partnerdx why-not {there}`.\n")
+            continue
+        p = result["paths"][0]
+        moves = "; ".join(f"`{c['item']}` {c['from'] if c['from'] is not None else 'unanswered'} → {c['to']}"
+                          for c in p["changes"])
+        out.write(f"- From `{here}` to **{_md_escape(title)}** (`{there}`): {moves}.\n")
+        if p["interventions"]:
+            out.write("  - interventions: " + ", ".join(
+                f"{_md_escape(kb.interventions[i].title)} (`{i}`)" for i in p["interventions"][:3]) + "\n")
+    out.write("\n")
 
 
 def html_page(kb: KnowledgeBase, d: Diagnosis) -> str:

@@ -67,3 +67,21 @@ def test_unreachable_target_says_what_blocks_it():
 def test_already_concluded_and_unknown_target():
     assert "already concluded" in cli("path", "mode.complying", "--answers", PFI).out
     assert "did you mean" in cli("path", "mode.creatin", "--answers", PFI, code=2).err
+
+
+def test_every_report_says_what_the_next_step_and_mode_would_take():
+    md = cli("diagnose", PFI, "--format", "markdown").out
+    section = md.split("## What would it take", 1)[1]
+    assert "(`stair.collaboration`)" in section and "(`mode.constraining`)" in section
+    assert "`stair.q0" in section and "`t2.r" in section
+
+
+def test_ladders_name_only_real_conclusions_in_order(kb):
+    from engine.path import ladders
+    found = ladders(kb)
+    assert found["staircase"] == ["stair.transactional", "stair.collaboration", "stair.partnership", "stair.transform"]
+    assert found["mode"] == ["mode.complying", "mode.constraining", "mode.creating"]
+    import yaml
+    from conftest import ROOT
+    raw = yaml.safe_load((ROOT / "rules" / "_ladders.yaml").read_text())["ladders"]
+    assert raw == found, "every rung must be a conclusion some rule draws"
