@@ -16,8 +16,15 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        who = f" {self.ident}:" if self.ident else ""
-        return f"{where}:{who} {self.message}"
+        who = f" {_one_line(self.ident)}:" if self.ident else ""
+        return f"{where}:{who} {_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    """One problem, one line: control characters in ids or quoted input are shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class InputError(Exception):
