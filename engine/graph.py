@@ -24,12 +24,13 @@ def build_graph(kb: "KnowledgeBase") -> nx.DiGraph:
         g.add_node(s.id, kind="score", label=s.title)
         for i in s.inputs:
             g.add_edge(i, s.id)
+    for r in kb.rules:   # concluded ids first: a `fact` atom may name one before its rule comes
+        if r.concludes not in g:
+            target_kind = "recommendation" if r.kind == "recommendation" else "conclusion"
+            label = kb.interventions[r.concludes].title if r.kind == "recommendation" else r.title
+            g.add_node(r.concludes, kind=target_kind, label=label, type=r.ctype)
     for r in kb.rules:
         g.add_node(f"rule:{r.id}", kind="rule", label=r.title, family=r.family)
-        target_kind = "recommendation" if r.kind == "recommendation" else "conclusion"
-        label = kb.interventions[r.concludes].title if r.kind == "recommendation" else r.title
-        if r.concludes not in g:
-            g.add_node(r.concludes, kind=target_kind, label=label, type=r.ctype)
         g.add_edge(f"rule:{r.id}", r.concludes)
         for a in atoms(r.when):
             if a.ref not in g:

@@ -93,6 +93,16 @@ class KnowledgeBase:
                 "examples": sum(len(r.examples) for r in self.rules)}
 
 
+def _put(raw: list[tuple[dict, str, str]], item: tuple[dict, str, str]) -> None:
+    """Append a raw score or rule; an override takes the built-in's place (and its order) instead
+    of running beside it under the same id."""
+    for i, (node, _, _) in enumerate(raw):
+        if node["id"] == item[0]["id"]:
+            raw[i] = item
+            return
+    raw.append(item)
+
+
 class _Builder:
     """Accumulates documents and problems; `finish` cross-checks references once all are in."""
 
@@ -137,10 +147,10 @@ class _Builder:
         if doc["kind"] == "rules":
             for s in doc.get("scores", []):
                 if self._claim(self.ids, s["id"], path, s.line, builtin, s, "knowledge"):
-                    self.raw_scores.append((s, path, family))
+                    _put(self.raw_scores, (s, path, family))
             for r in doc.get("rules", []):
                 if self._claim(self.rule_ids, r["id"], path, r.line, builtin, r, "rule"):
-                    self.raw_rules.append((r, path, family))
+                    _put(self.raw_rules, (r, path, family))
             return
         for e in doc["entries"]:
             if not self._claim(self.ids, e["id"], path, e.line, builtin, e, "knowledge"):
