@@ -286,9 +286,74 @@ def what_if(ctx, file, changes, fmt):
     click.echo(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
 
 
+@main.command()
+@click.argument("csv_files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="CSV...")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.option("--min-group", type=click.IntRange(min=2), default=3, show_default=True,
+              help="Organisations with fewer respondents are suppressed (count only).")
+@click.option("--gap", type=click.FloatRange(min=0, min_open=True, max=4), default=1.5, show_default=True,
+              help="Report a perception gap where two organisations' means differ by at least this.")
+@click.option("--same-round", is_flag=True,
+              help="The CSVs are parts of one survey round (e.g. one per organisation), not successive rounds.")
+@click.option("--title", help="The partnership's name, for the report's heading.")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", hidden=True)
+@click.pass_context
+@guarded
+def assess(ctx, csv_files, fmt, out, min_group, gap, same_round, title, backend):
+    """Assess a partnership from survey CSVs (CONTRACT §3): figures per organisation, perception gaps,
+    anonymity, diagnoses, an agenda, and the direction of travel between rounds."""
+    from engine.assess import assess as run
+    from engine.assess_report import render
+    from engine.survey import read_survey
+    kb = _kb(ctx)
+    survey = read_survey(kb, [Path(f) for f in csv_files], same_round)
+    for warning in survey.warnings:
+        click.echo(str(warning), err=True)
+    _emit(render(kb, run(kb, survey, min_group, gap, title, backend), fmt), out)
+
+
+DB_HELP = ("Database URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
+           "(default: $PARTNERDX_DB, else SQLite in the user's data directory).")
+
+
+@main.command()
+@click.option("--db", "db_url", envvar="PARTNERDX_DB", metavar="URL", help=DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.pass_context
+@guarded
+def serve(ctx, db_url, host, port):
+    """Run the web questionnaire: facilitators' dashboard and reports, respondents' links /r/TOKEN,
+    and the JSON API (/openapi.json). Upgrades the database schema on start."""
+    from engine.web.app import run
+    run(db_url, host, port, tuple(ctx.find_root().obj["overlays"]), log=lambda m: click.echo(m, err=True))
+
+
+@main.group()
+def user():
+    """Facilitator accounts of the web application (`partnerdx serve`)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--db", "db_url", envvar="PARTNERDX_DB", metavar="URL", help=DB_HELP)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--reset", is_flag=True, help="Set a new password for an existing account (signs it out everywhere).")
+@guarded
+def user_add(name, db_url, password_stdin, reset):
+    """Create a facilitator account NAME; the password is asked for (twice) unless --password-stdin."""
+    from engine.web.accounts import add_account
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    click.echo(add_account(db_url, name, password, reset))
+
+
 @main.group()
 def kb():
-    """Knowledge-author tools: check, test, graph."""
+    """Knowledge-author tools: check, lint, test, docs, graph, coverage."""
 
 
 @kb.command()
@@ -339,6 +404,49 @@ def coverage(ctx, out):
     """The coverage table: each seed's elements and the ids that encode them (Markdown)."""
     from engine.coverage import coverage_markdown
     _emit(coverage_markdown(_kb(ctx)), out)
+
+
+@kb.command("lint")
+@click.option("--strict", is_flag=True, help="Exit 1 when there are warnings (errors always exit 2).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--seeds", type=click.Path(exists=True, file_okay=False), envvar="PARTNERDX_SEEDS",
+              help="Seed texts to check quotes against [default: ../shared/seeds beside the repository].")
+@click.option("--select", multiple=True, metavar="CODE", help="Run only these codes (repeatable).")
+@click.option("--explain", "explain_code", metavar="CODE", help="Print the documentation of one code.")
+@click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation (docs/lint-codes.md).")
+@click.pass_context
+@guarded
+def kb_lint(ctx, strict, fmt, seeds, select, explain_code, all_codes):
+    """What loads but is questionable: `path:line: CODE id: message [severity]`; exit 0/1/2."""
+    from engine import lint
+    from engine.errors import InputError, Problem
+    from engine.schema import suggest
+    for code in (*select, *([explain_code] if explain_code else [])):
+        if lint.explain(code) is None:
+            raise InputError([Problem("<command line>", None, code, "no such lint code" + suggest(code.upper(), lint.REGISTRY))])
+    if all_codes or explain_code:
+        click.echo(lint.codes_markdown() if all_codes else lint.explain(explain_code), nl=False)
+        return
+    try:
+        base = _kb(ctx)
+    except InputError as exc:
+        findings, dirs = lint.load_findings(exc.problems), []
+    else:
+        dirs = lint.seed_dirs(base.roots[1:], Path(seeds) if seeds else None)
+        findings = lint.lint(base, dirs, [c.upper() for c in select])
+    click.echo(lint.render(findings, dirs, fmt), nl=False)
+    sys.exit(lint.exit_code(findings, strict))
+
+
+@kb.command("docs")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Folder for the site (replaced as a whole).")
+@click.pass_context
+@guarded
+def kb_docs(ctx, out):
+    """A static HTML site of the knowledge base: every rule, question, concept, intervention, source."""
+    from engine.docsite import build_site
+    count = build_site(_kb(ctx), Path(out))
+    click.echo(f"wrote {count} pages to {out}")
 
 
 @kb.command()
