@@ -1,24 +1,38 @@
 """The only module that touches durable_rules. It neutralises every hazard we measured
 (see ../shared/notes/durable-rules.md), so the rest of the engine never sees the library:
 
-- background timer threads (use-after-free segfault with delete_state): a Host whose `_run` does nothing;
+- background timer threads (use-after-free segfault with delete_state): no `durable.engine.Host` is
+  ever created; we drive the C engine (`durable_rules_engine`, the library's own core) directly with
+  a small action loop, so no thread exists and timers are never dispatched;
 - no locking in the C core: one process-wide lock around every call;
 - 1,024-session cap and 32-bit sid hash collisions: exactly one short-lived session at a time, with a
   fresh counter-based sid, deleted in `finally`;
-- facts matching no rule are dropped with MessageNotHandledException: a catch-all sink rule per fact kind;
-- facts no rule can ever test are not asserted at all (fewer JSON round trips and callbacks);
-- errors inside actions end up in the session state: checked after every call and re-raised as ours;
+- deleting a session whose actions are still queued corrupted the heap (measured): every queued
+  action is drained before `delete_state`, whatever went wrong;
+- facts matching no rule are dropped with "not handled": a catch-all sink rule for answer facts and
+  the session opener, conclusions asserted only where a pattern tests them, and every return code
+  checked (a fact that is not handled raises, never vanishes);
+- facts no rule can ever test are not asserted at all, and the answers travel in a few grouped
+  facts (consecutive items, at most GROUP_SIZE, cut where their tests could open more than
+  MAX_BRANCH alpha nodes at once), so there are few JSON round trips, few sink callbacks and, as
+  an alternative's tests on one fact make one pattern, fewer beta nodes to allocate per session;
+- error 303 (ERR_MAX_STACK_SIZE: a grouped fact satisfying the first test of more than ~64 rules at
+  once) is caught: the session is drained and deleted and the diagnosis is run again, and from then
+  on, with one fact per answer (FALLBACK), which gives identical results (the MAX_BRANCH cut
+  makes this rare);
+- errors inside actions: our own loop runs the actions, records the first error, drains the session
+  and re-raises it as EngineError (durable's Python layer would have hidden it in the session state);
 - "already registered" ruleset names: a versioned name per compiled knowledge base;
-- registration mutates the definition (pops "run"): a deep copy is registered;
-- identical facts are rejected by content hash: conclusions are asserted once each;
+- registration never mutates our definition: it is serialised to JSON (a copy) before the C call;
+- identical facts are rejected by content hash: every fact carries a distinct group name, and
+  conclusions are asserted once each;
 - no truth maintenance: every diagnosis starts from an empty session.
 """
 from __future__ import annotations
 
-import copy
 import itertools
+import json
 import threading
-import warnings
 from typing import Any
 
 from .errors import EngineError
@@ -26,27 +40,19 @@ from .kb import KnowledgeBase
 from .model import Atom
 
 _LOCK = threading.Lock()
-_HOST: Any = None
 _NAMES = itertools.count(1)
 _SIDS = itertools.count(1)
-FACT_KINDS = ("a", "u", "m", "ml", "ma", "s", "c")
+GROUP_SIZE = 40            # at most this many ids per grouped fact ...
+MAX_BRANCH = 48            # ... whose tests may open at most this many alpha nodes at once (durable's stack: 64)
+FALLBACK = 1               # one fact per answer after error 303
+SINK_KINDS = ("g", "z")    # grouped answers/scores and the session opener; see _Compiled for "c"
 
 _DURABLE_OPS = {"eq": None, "ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 
 
-def _host() -> Any:
-    global _HOST
-    if _HOST is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from durable.engine import Host
-
-        class QuietHost(Host):  # type: ignore[misc, valid-type]
-            def _run(self) -> None:  # no dispatch/timer threads: they raced delete_state into a segfault
-                return None
-
-        _HOST = QuietHost()
-    return _HOST
+def _engine() -> Any:
+    import durable_rules_engine   # the C core of durable-rules 2.0.28; importing it starts nothing
+    return durable_rules_engine
 
 
 def _test(field: str, op: str, value: Any) -> dict:
@@ -59,137 +65,280 @@ def _test(field: str, op: str, value: Any) -> dict:
     return {_DURABLE_OPS[op]: {field: value}}
 
 
-def _fact_key(atom: Atom, multi: set[str]) -> tuple:
-    """Which asserted fact an atom tests. durable binds each fact to one pattern per match, so
-    every atom on the same fact must become one pattern (e.g. 2.5 <= mean < 3.5)."""
-    if atom.kind == "fact":
-        return ("c", atom.ref)
-    if atom.kind == "score":
-        return ("s", atom.ref)
-    if atom.kind == "unanswered":
-        return ("u", atom.ref)
-    if atom.kind == "answered":
-        return ("ma" if atom.ref in multi else "a", atom.ref)
-    if atom.op in ("has", "lacks"):
-        return ("m" if atom.op == "has" else "ml", atom.ref, atom.value)
-    return ("a", atom.ref)
+class Overflow(Exception):
+    """durable's error 303: a fact satisfied the first test of too many rules at once."""
 
 
-def patterns(conj: list[Atom], multi: set[str]) -> list[dict]:
-    """One durable pattern per distinct fact an alternative tests, with all its value tests."""
-    groups: dict[tuple, list[Atom]] = {}
-    for atom in conj:
-        groups.setdefault(_fact_key(atom, multi), []).append(atom)
-    out = []
-    for key, atoms in groups.items():
-        tests: list[dict] = [{"t": key[0]}, {"i": key[1]}]
-        if len(key) == 3:
-            tests.append({"v": key[2]})
-        for atom in atoms:
-            if atom.kind in ("item", "score") and atom.op not in ("has", "lacks"):
-                tests.append(_test("v", atom.op, atom.value))
-        out.append({"$and": tests})
-    return out
+def _branching(keys: set) -> int:
+    """At most how many distinct tests on one id can pass at once: an upper bound on the alpha
+    nodes one value of it opens in durable's network (each test counted as a node of its own)."""
+    value_tests = [(op, v) for kind, _, op, v in keys if kind in ("item", "score") and op not in ("has", "lacks")]
+    options = {v for kind, _, op, v in keys if op in ("has", "lacks")}
+    presence = any(kind in ("answered", "unanswered") for kind, *_ in keys)
+    candidates: set = set()
+    for _, v in value_tests:
+        for x in (v if isinstance(v, tuple) else (v,)):
+            candidates.add(x)
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                candidates |= {x - 1e-6, x + 1e-6}
+    from .conditions import compare
+    most = max((sum(1 for op, v in value_tests if compare(op, x, list(v) if isinstance(v, tuple) else v))
+                for x in candidates), default=0)
+    return most + len(options) + (1 if presence else 0)
 
 
-class DurableBackend:
-    """A compiled knowledge base registered once in the process-wide durable host."""
+class _Plan:
+    """How answers and scores become grouped facts: item/score id -> (group name, field name)."""
 
-    def __init__(self, kb: KnowledgeBase):
-        self.kb = kb
+    def __init__(self, kb: KnowledgeBase, group_size: int, max_branch: int | None = None):
+        tested_refs: set[tuple[str, str]] = set()
+        self.options: dict[str, set] = {}          # multi item -> options some atom tests
+        tests: dict[str, set] = {}                 # ref -> distinct tests on it
+        for rule in kb.rules:
+            for conj in rule.dnf:
+                for a in conj:
+                    if a.kind == "fact":
+                        continue
+                    tested_refs.add(("s" if a.kind == "score" else "i", a.ref))
+                    tests.setdefault(a.ref, set()).add(a.key())
+                    if a.kind == "item" and a.op in ("has", "lacks"):
+                        self.options.setdefault(a.ref, set()).add(a.value)
         self.multi = {q.id for q in kb.questions.values() if q.type == "multi"}
-        self.name = f"partnerdx_{next(_NAMES)}"
-        self.tested: set[tuple] = set()       # (fact kind, id) pairs some pattern tests
-        self._run_state: dict | None = None
+        self.field: dict[str, str] = {}
+        self.group: dict[str, str] = {}
+        by_group: dict[str, list[str]] = {}
+        items = [q for q in kb.questions if ("i", q) in tested_refs]
+        for n, q in enumerate(items):
+            self.field[q] = f"f{n}"
+            by_group.setdefault("items", []).append(q)    # in knowledge-base order
+        scores = [s for s in kb.scores if ("s", s) in tested_refs]
+        for n, s in enumerate(scores):
+            self.field[s] = f"s{n}"
+            by_group.setdefault("s", []).append(s)
+        self.groups: list[list[str]] = []          # ids per group, in order
+        for members in by_group.values():
+            chunk: list[str] = []
+            load = 0
+            for ident in members:
+                weight = _branching(tests.get(ident, set())) if max_branch else 0
+                if chunk and (len(chunk) >= group_size or (max_branch and load + weight > max_branch)):
+                    self._add_group(chunk)
+                    chunk, load = [], 0
+                chunk.append(ident)
+                load += weight
+            if chunk:
+                self._add_group(chunk)
+        self.scores = set(scores)
+
+    def _add_group(self, chunk: list[str]) -> None:
+        name = f"g{len(self.groups)}"
+        for ident in chunk:
+            self.group[ident] = name
+        self.groups.append(chunk)
+
+    def option_field(self, item: str, option: str) -> str:
+        return f"{self.field[item]}o{sorted(self.options[item]).index(option)}"
+
+    def pattern_tests(self, atoms: list[Atom]) -> dict[str, list[dict]]:
+        """Group name -> the value tests of one alternative on that group's fact."""
+        out: dict[str, list[dict]] = {}
+        for a in atoms:
+            tests = out.setdefault(self.group[a.ref], [])
+            f = self.field[a.ref]
+            if a.kind == "answered":
+                tests.append({"$ex": {f: 1}})
+            elif a.kind == "unanswered":
+                tests.append({"$nex": {f: 1}})
+            elif a.op == "has":
+                tests.append({self.option_field(a.ref, a.value): 1})
+            elif a.op == "lacks":
+                tests.append({self.option_field(a.ref, a.value): 0})
+            else:
+                tests.append(_test(f, a.op, a.value))
+        return out
+
+    def facts(self, answers: dict, scores: dict, sid: str) -> list[dict]:
+        out = []
+        for k, members in enumerate(self.groups):
+            fact: dict[str, Any] = {"sid": sid, "t": "g", "g": f"g{k}"}
+            for ident in members:
+                if ident in self.scores:
+                    v = scores.get(ident)
+                    if v is not None:
+                        fact[self.field[ident]] = v
+                elif ident in answers:
+                    if ident in self.multi:
+                        fact[self.field[ident]] = 1
+                        chosen = answers[ident]
+                        for o in self.options.get(ident, ()):
+                            fact[self.option_field(ident, o)] = 1 if o in chosen else 0
+                    else:
+                        fact[self.field[ident]] = answers[ident]
+            out.append(fact)
+        return out
+
+
+class _Compiled:
+    """One registered ruleset for one fact plan."""
+
+    def __init__(self, backend: "DurableBackend", group_size: int, max_branch: int | None = None):
+        kb = backend.kb
+        self.plan = _Plan(kb, group_size, max_branch)
+        tested_facts = {a.ref for r in kb.rules for conj in r.dnf for a in conj if a.kind == "fact"}
         definition: dict = {}
+        self.actions: dict[str, tuple] = {}    # durable rule name -> (rule index, alternative, concludes, tested)
         for r_index, rule in enumerate(kb.rules):
             for k, conj in enumerate(rule.dnf):
-                pats = patterns(conj, self.multi)
-                self.tested |= {(_fact_key(a, self.multi)[0], a.ref) for a in conj}
-                definition[f"r{r_index}_{k}"] = {
-                    "all": [{f"p{i}": p} for i, p in enumerate(pats)],
-                    "run": self._action(r_index, k, len(pats)),
-                }
-        for kind in FACT_KINDS:
-            # A sink makes every fact "handled" (stored, never silently dropped). NB: a sink that
-            # never completes (a second pattern nothing matches) would save the callback, but it
-            # corrupted durable's heap (segfault with 10 facts), so sinks fire and do nothing.
-            definition[f"sink_{kind}"] = {"all": [{"p0": {"t": kind}}], "run": _sink}
+                pats = [{"$and": [{"t": "c"}, {"i": ref}]} for ref in dict.fromkeys(
+                    a.ref for a in conj if a.kind == "fact")]
+                plain = [a for a in conj if a.kind != "fact"]
+                pats += [{"$and": [{"t": "g"}, {"g": g}, *tests]}
+                         for g, tests in self.plan.pattern_tests(plain).items()]
+                name = f"a{len(self.actions)}"
+                definition[name] = {"all": [{f"p{i}": p} for i, p in enumerate(pats)]}
+                self.actions[name] = (r_index, k, rule.concludes, rule.concludes in tested_facts)
+        # A sink per fact kind makes every fact "handled" (stored, never dropped). NB: a sink that
+        # never completes (a second pattern nothing matches) would save the callback, but it
+        # corrupted durable's heap (segfault with 10 facts), so sinks complete and do nothing.
+        # Conclusion facts need none: only conclusions some pattern tests are asserted, and that
+        # pattern's alpha tests (kind and id) always pass, so they are handled by construction;
+        # their return code is checked all the same.
+        for kind in SINK_KINDS:
+            definition[f"sink_{kind}"] = {"all": [{"p0": {"t": kind}}]}
+        self.sink = backend.sink
+        self.name = f"partnerdx_{next(_NAMES)}"
         with _LOCK:
             try:
-                _host().register_rulesets({self.name: copy.deepcopy(definition)})
+                self.handle = _engine().create_ruleset(self.name, json.dumps(definition, ensure_ascii=False))
             except Exception as exc:  # opaque C error codes: say which knowledge base failed
                 raise EngineError(f"durable-rules rejected the compiled rules: {exc}") from None
 
-    def _action(self, r_index: int, k: int, width: int):
-        rule = self.kb.rules[r_index]
-
-        def fire(c: Any) -> None:
-            state = self._run_state
-            if state is None:  # a stray call outside run(): never mix sessions
-                raise EngineError("rule fired outside a diagnosis")
-            matched = {}
-            for i in range(width):
-                fact = getattr(c, f"p{i}")
-                matched[fact["i"]] = fact["v"] if "v" in fact._d else None
-            state["fired"].setdefault(rule.id, []).append((k, matched))
-            if rule.concludes not in state["concluded"]:
-                state["concluded"].add(rule.concludes)
-                c.assert_fact({"t": "c", "i": rule.concludes})
-
-        return fire
-
-    def facts(self, answers: dict, scores: dict, sid: str) -> list[dict]:
-        """The answers and scores as facts, leaving out those no pattern could ever match."""
-        tested = self.tested
-        out: list[dict] = []
-        for item, q in self.kb.questions.items():
-            if item not in answers:
-                if ("u", item) in tested:
-                    out.append({"sid": sid, "t": "u", "i": item})
-            elif item in self.multi:
-                if ("ma", item) in tested:
-                    out.append({"sid": sid, "t": "ma", "i": item})
-                chosen = answers[item]
-                out += [{"sid": sid, "t": t, "i": item, "v": o} for o in q.options
-                        for t in ("m" if o in chosen else "ml",) if (t, item) in tested]
-            elif ("a", item) in tested:
-                out.append({"sid": sid, "t": "a", "i": item, "v": answers[item]})
-        out += [{"sid": sid, "t": "s", "i": s, "v": v} for s, v in scores.items() if v is not None and ("s", s) in tested]
-        return out
-
-    def run(self, answers: dict, scores: dict) -> tuple[dict[str, int], dict[str, dict]]:
-        """Return (rule id -> first satisfied DNF alternative, rule id -> facts it matched)."""
+    def run(self, answers: dict, scores: dict) -> dict[int, int]:
+        """One session: assert the facts, run every action, drain, delete. rule index -> alternative."""
+        engine = _engine()
+        fired: dict[int, int] = {}
+        concluded: set[str] = set()
+        errors: list[BaseException] = []
+        actions, sink, handle = self.actions, self.sink, self.handle
         with _LOCK:
-            host = _host()
             sid = str(next(_SIDS))
-            self._run_state = {"fired": {}, "concluded": set()}
+            state = None
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    result = host.assert_facts(self.name, self.facts(answers, scores, sid))
-                if isinstance(result, dict) and result.get("exception"):
-                    raise EngineError(f"a rule action failed: {result['exception']}")
-                fired_all = self._run_state["fired"]
-            except EngineError:
-                raise
-            except Exception as exc:
-                raise EngineError(f"durable-rules failed during inference: {type(exc).__name__}: {exc}") from None
-            finally:
-                self._run_state = None
+                code, state = engine.assert_fact(handle, '{"sid":"%s","t":"z"}' % sid)
+                self._check(code, "session opener")
+                facts = self.plan.facts(answers, scores, sid)
                 try:
-                    host.delete_state(self.name, sid)
-                except Exception:  # no state was created: nothing to delete
-                    pass
-        fired: dict[str, int] = {}
-        matched: dict[str, dict] = {}
-        for rule_id, hits in fired_all.items():
-            k, facts = min(hits, key=lambda h: h[0])
-            fired[rule_id] = k
-            matched[rule_id] = facts
-        return fired, matched
+                    if facts:
+                        code, _ = engine.assert_facts(handle, json.dumps(facts, ensure_ascii=False))
+                        self._check(code, "answers")
+                except Exception as exc:
+                    errors.append(_classify(exc))
+                # Waves: drain every queued action; conclusions they draw are asserted together in
+                # one call once the queue is empty (no action is then in flight), and so on.
+                pending: list[dict] = []
+                while True:
+                    message = engine.start_action_for_state(handle, state)
+                    message = message[1] if message else None
+                    while message:
+                        name = message[2:message.index('"', 2)]
+                        if not errors:   # after an error, only drain
+                            try:
+                                action = actions.get(name)
+                                if action is None:
+                                    sink(message)
+                                else:
+                                    r_index, k, concludes, tested = action
+                                    if r_index not in fired or k < fired[r_index]:
+                                        fired[r_index] = k
+                                    if concludes not in concluded:
+                                        concluded.add(concludes)
+                                        if tested:
+                                            pending.append({"sid": sid, "t": "c", "i": concludes})
+                            except Exception as exc:
+                                errors.append(_classify(exc))
+                        message = engine.complete_and_start_action(handle, state)
+                    if not pending or errors:
+                        break
+                    try:
+                        code, _ = engine.assert_facts(handle, json.dumps(pending, ensure_ascii=False))
+                        self._check(code, "conclusion")
+                    except Exception as exc:
+                        errors.append(_classify(exc))
+                    pending = []
+            except Exception as exc:
+                errors.append(_classify(exc))
+            finally:
+                if state is not None:
+                    try:
+                        engine.delete_state(handle, sid)
+                    except Exception:  # no state was created: nothing to delete
+                        pass
+        if errors:
+            first = next((e for e in errors if isinstance(e, Overflow)), errors[0])
+            if isinstance(first, (EngineError, Overflow)):
+                raise first
+            raise EngineError(f"a rule action failed: {type(first).__name__}: {first}")
+        return fired
+
+    @staticmethod
+    def _check(code: int, what: str) -> None:
+        if code == 1:
+            raise EngineError(f"durable-rules did not handle the {what} fact")
+        if code == 2:
+            raise EngineError(f"durable-rules had already observed the {what} fact")
+        if code != 0:
+            raise EngineError(f"durable-rules returned code {code} for the {what} fact")
 
 
-def _sink(c: Any) -> None:
+def _classify(exc: BaseException) -> BaseException:
+    text = str(exc)
+    if "error code: 303" in text:
+        return Overflow(text)
+    if type(exc).__module__ == "durable_rules_engine" or type(exc).__name__ == "error":
+        return EngineError(f"durable-rules failed during inference: {text}")
+    return exc
+
+
+class DurableBackend:
+    """A compiled knowledge base registered once in durable's C engine.
+
+    `group_size` is how many answers share one fact at most; a group is also cut where its items'
+    tests could open more than `max_branch` alpha nodes at once (None: no such cut, which lets
+    error 303 happen and the fallback take over). `force_fallback` starts with one fact per answer.
+    Tests use all three to prove that every plan gives identical results."""
+
+    def __init__(self, kb: KnowledgeBase, group_size: int = GROUP_SIZE, force_fallback: bool = False,
+                 max_branch: int | None = MAX_BRANCH):
+        self.kb = kb
+        self.sink = _sink
+        self._compile_lock = threading.Lock()
+        self.fell_back = force_fallback
+        self._grouped = None if force_fallback else _Compiled(self, group_size, max_branch)
+        self._fallback: _Compiled | None = _Compiled(self, FALLBACK) if force_fallback else None
+
+    def _fallback_compiled(self) -> "_Compiled":
+        with self._compile_lock:          # two threads falling back at once compile it once
+            if self._fallback is None:
+                self._fallback = _Compiled(self, FALLBACK)
+            return self._fallback
+
+    def run(self, answers: dict, scores: dict) -> tuple[dict[str, int], dict]:
+        """Return (rule id -> first satisfied DNF alternative, in knowledge-base order, {})."""
+        compiled = self._fallback_compiled() if self.fell_back else self._grouped
+        try:
+            fired = compiled.run(answers, scores)
+        except Overflow as exc:
+            if compiled is self._fallback:
+                raise EngineError(f"durable-rules overflowed even with one fact per answer: {exc}") from None
+            self.fell_back = True   # error 303 depends on the rules: stay on the safe plan from now on
+            try:
+                fired = self._fallback_compiled().run(answers, scores)
+            except Overflow as again:
+                raise EngineError(f"durable-rules overflowed even with one fact per answer: {again}") from None
+        rules = self.kb.rules
+        return {rules[i].id: fired[i] for i in sorted(fired)}, {}
+
+
+def _sink(message: Any) -> None:
     """Catch-all so that every fact is stored (unmatched facts would be silently dropped)."""
     return None

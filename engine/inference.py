@@ -13,30 +13,44 @@ from . import scores as scoring
 from .conditions import atoms
 from .answers import AnswerSet
 from .kb import KnowledgeBase
-from .model import Citation, Conclusion, Diagnosis, Justification, Premise, Recommendation, Rule
+from .model import Citation, Conclusion, Diagnosis, Justification, Premise, Recommendation
 
 TYPE_ORDER = ["staircase", "mode", "disconnect", "risk", "barrier", "symptom", "cause", "fit",
               "outlook", "pressure", "whatworks", "gap"]
+_TYPE_RANK = {t: i for i, t in enumerate(TYPE_ORDER)}
 BACKENDS = ("durable", "reference")
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_][a-z0-9_.-]*)(?::([^{}]*))?\}")
 
 
+def _fill(key: str, spec: str, whole: str, values: dict[str, Any]) -> str:
+    if key not in values:
+        return whole
+    value = values[key]
+    if value is None:
+        return "unanswered"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    try:
+        return format(value, spec)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+_TEMPLATES: dict[str, list] = {}
+
+
 def interpolate(template: str, values: dict[str, Any]) -> str:
     """Fill `{id}` / `{id:.1f}` from answers and scores; an unknown value reads 'unanswered'."""
-    def sub(m: re.Match) -> str:
-        key, spec = m.group(1), m.group(2) or ""
-        if key not in values:
-            return m.group(0)
-        value = values[key]
-        if value is None:
-            return "unanswered"
-        if isinstance(value, list):
-            return ", ".join(map(str, value)) or "none"
-        try:
-            return format(value, spec)
-        except (ValueError, TypeError):
-            return str(value)
-    return _PLACEHOLDER.sub(sub, template)
+    parts = _TEMPLATES.get(template)
+    if parts is None:   # split once per template: literal text and (key, spec, placeholder) triples
+        parts, at = [], 0
+        for m in _PLACEHOLDER.finditer(template):
+            parts += [template[at:m.start()], (m.group(1), m.group(2) or "", m.group(0))]
+            at = m.end()
+        parts.append(template[at:])
+        if len(_TEMPLATES) < 10_000:
+            _TEMPLATES[template] = parts
+    return "".join(p if isinstance(p, str) else _fill(*p, values) for p in parts)
 
 
 def _backend(kb: KnowledgeBase, name: str):
@@ -53,26 +67,46 @@ def _backend(kb: KnowledgeBase, name: str):
     return cache[name]
 
 
-def run_rules(kb: KnowledgeBase, answers: dict, score_values: dict, backend: str) -> tuple[dict, dict]:
+def run_rules(kb: KnowledgeBase, answers: dict, score_values: dict, backend: str) -> dict[str, int]:
+    """rule id -> the first DNF alternative that holds at the fixpoint, in knowledge-base order."""
     engine = _backend(kb, backend)
     if backend == "reference":
-        return engine.run(kb, answers, score_values), {}
-    return engine.run(answers, score_values)
+        return engine.run(kb, answers, score_values)
+    return engine.run(answers, score_values)[0]
 
 
-def _premises(rule: Rule, index: int, answers: dict, score_values: dict, matched: dict | None) -> list[Premise]:
-    out: list[Premise] = []
-    for atom in rule.dnf[index]:
-        if atom.kind == "fact":
-            out.append(Premise("fact", atom.ref, True))
-        elif atom.kind == "score":
-            value = matched[atom.ref] if matched and atom.ref in matched else score_values.get(atom.ref)
-            out.append(Premise("score", atom.ref, value))
-        else:
-            value = matched[atom.ref] if matched and atom.ref in matched and atom.kind == "item" \
-                and not isinstance(answers.get(atom.ref), list) else answers.get(atom.ref)
-            out.append(Premise("item", atom.ref, value))
-    return list({(p.kind, p.id): p for p in out}.values())
+class _Prepared:
+    """What a diagnosis reads about each rule, worked out once per knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.premises: dict[str, list[list[tuple[str, str]]]] = {}
+        self.addresses: dict[str, list[str]] = {}
+        for rule in kb.rules:
+            per_alt = []
+            for conj in rule.dnf:
+                specs = {}
+                for atom in conj:
+                    kind = atom.kind if atom.kind in ("fact", "score") else "item"
+                    specs.setdefault((kind, atom.ref), None)
+                per_alt.append(list(specs))
+            self.premises[rule.id] = per_alt
+            self.addresses[rule.id] = list(dict.fromkeys(a.ref for a in atoms(rule.when) if a.kind == "fact"))
+        self.first_rule: dict[str, int] = {}
+        for i, rule in enumerate(kb.rules):
+            self.first_rule.setdefault(rule.concludes, i)
+
+
+def _prepared(kb: KnowledgeBase) -> _Prepared:
+    cache = kb.__dict__.setdefault("_backends", {})   # transient: never pickled with the base
+    if "_prepared" not in cache:
+        cache["_prepared"] = _Prepared(kb)
+    return cache["_prepared"]
+
+
+def _premises(specs: list[tuple[str, str]], answers: dict, score_values: dict) -> list[Premise]:
+    premise = scoring.premise
+    return [premise(kind, ref, True if kind == "fact" else score_values.get(ref) if kind == "score" else answers.get(ref))
+            for kind, ref in specs]
 
 
 def _add_source(sources: list[Citation], cite: Citation | None) -> None:
@@ -84,42 +118,42 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
     if isinstance(answer_set, dict):
         answer_set = AnswerSet(answer_set)
     answers = answer_set.values
+    prep = _prepared(kb)
     computed = scoring.compute(kb.scores, answers)
     score_values = {k: v.value for k, v in computed.items()}
-    fired, matched = run_rules(kb, answers, score_values, backend)
+    fired = run_rules(kb, answers, score_values, backend)
     values: dict[str, Any] = {**{q: answers.get(q) for q in kb.questions}, **score_values}
 
-    concluded = {kb.rules_by_id[r].concludes for r in fired}
+    by_id = kb.rules_by_id
+    concluded = {by_id[r].concludes for r in fired}
     conclusions: dict[str, Conclusion] = {}
     recs: dict[str, Recommendation] = {}
-    for rule in kb.rules:
-        if rule.id not in fired:
-            continue
-        premises = _premises(rule, fired[rule.id], answers, score_values, matched.get(rule.id))
-        just = Justification(rule.id, premises, interpolate(rule.because, values))
+    for rule_id, index in fired.items():     # knowledge-base order, whichever backend ran
+        rule = by_id[rule_id]
+        just = Justification(rule.id, _premises(prep.premises[rule_id][index], answers, score_values),
+                             interpolate(rule.because, values))
         if rule.kind == "conclusion":
-            c = conclusions.setdefault(rule.concludes, Conclusion(rule.concludes, rule.ctype or "", rule.title, [], []))
+            c = conclusions.get(rule.concludes)
+            if c is None:
+                c = conclusions[rule.concludes] = Conclusion(rule.concludes, rule.ctype or "", rule.title, [], [])
             c.justifications.append(just)
             _add_source(c.sources, rule.source)
         else:
-            entry = kb.interventions[rule.concludes]
             r = recs.get(rule.concludes)
             if r is None:
+                entry = kb.interventions[rule.concludes]
                 r = recs[rule.concludes] = Recommendation(rule.concludes, entry.title, rule.priority or 3, [], [], [])
             r.priority = min(r.priority, rule.priority or 3)
             r.justifications.append(just)
-            for atom in atoms(rule.when):   # every conclusion named in the condition that holds
-                if atom.kind == "fact" and atom.ref in concluded and atom.ref not in r.addresses:
-                    r.addresses.append(atom.ref)
+            for ref in prep.addresses[rule_id]:   # every conclusion named in the condition that holds
+                if ref in concluded and ref not in r.addresses:
+                    r.addresses.append(ref)
             _add_source(r.sources, rule.source)
     for r in recs.values():
         _add_source(r.sources, kb.interventions[r.id].source)
 
-    type_rank = {t: i for i, t in enumerate(TYPE_ORDER)}
-    first_rule = {}
-    for i, rule in enumerate(kb.rules):
-        first_rule.setdefault(rule.concludes, i)
-    ordered = sorted(conclusions.values(), key=lambda c: (type_rank.get(c.type, len(TYPE_ORDER)), first_rule[c.id]))
+    first = prep.first_rule
+    ordered = sorted(conclusions.values(), key=lambda c: (_TYPE_RANK.get(c.type, len(TYPE_ORDER)), first[c.id]))
     ordered_recs = sorted(recs.values(), key=lambda r: (r.priority, -len(r.addresses), r.id))
     return Diagnosis(answer_set.partnership, dict(answers), computed, ordered, ordered_recs,
                      unanswered_relevant(kb, answers), fired)

@@ -157,16 +157,71 @@ class Status:
     open_atoms: dict            # undecided rule id -> its atoms whose truth can still change
 
 
+def _rule_order(kb: KnowledgeBase) -> list[int] | None:
+    """Rule indices with every rule after all rules concluding a fact it tests (None: a cycle).
+    Worked out once per knowledge base (kept with the other transient per-base caches)."""
+    cache = kb.__dict__.setdefault("_backends", {})
+    if "_relevance_order" not in cache:
+        concluders: dict[str, list[int]] = {}
+        for i, r in enumerate(kb.rules):
+            concluders.setdefault(r.concludes, []).append(i)
+        deps = [sorted({j for a in atoms(r.when) if a.kind == "fact" for j in concluders.get(a.ref, ())})
+                for r in kb.rules]
+        state = [0] * len(kb.rules)
+        order: list[int] = []
+        cyclic = False
+        for start in range(len(kb.rules)):
+            if state[start]:
+                continue
+            state[start] = 1
+            stack = [(start, iter(deps[start]))]
+            while stack:
+                node, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    stack.pop()
+                    state[node] = 2
+                    order.append(node)
+                elif state[nxt] == 0:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(deps[nxt])))
+                elif state[nxt] == 1:
+                    cyclic = True
+        cache["_relevance_order"] = None if cyclic else order
+    return cache["_relevance_order"]
+
+
+def _rule_atoms(kb: KnowledgeBase) -> dict[str, list[Atom]]:
+    cache = kb.__dict__.setdefault("_backends", {})
+    if "_relevance_atoms" not in cache:
+        cache["_relevance_atoms"] = {r.id: atoms(r.when) for r in kb.rules}
+    return cache["_relevance_atoms"]
+
+
+def _fires(possible: set) -> set:
+    return {T} if possible == {T} else ({F} if T not in possible else {T, F})
+
+
 def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
     ranges = score_ranges(kb, answers)
     facts: dict[str, set] = {}
     outcome: dict[str, set] = {}
     leaf = lambda a: _atom_possible(kb, a, answers, ranges, facts)  # noqa: E731
-    for _ in range(len(kb.rules) + 1):   # fixpoint over conclusion facts (rules form a DAG)
+    order = _rule_order(kb)
+    if order is not None:
+        # Dependency order: every fact a rule tests is final before the rule is read, so one pass
+        # gives the fixpoint that the loop below reaches.
+        by_index: dict[int, set] = {}
+        for i in order:
+            rule = kb.rules[i]
+            o = by_index[i] = _fires(_combine(rule.when, leaf))
+            prev = facts.get(rule.concludes, {F})
+            facts[rule.concludes] = {T} if (o == {T} or prev == {T}) else (prev | o)
+        outcome = {r.id: by_index[i] for i, r in enumerate(kb.rules)}
+    for _ in range(0 if order is not None else len(kb.rules) + 1):   # a cycle: iterate to the fixpoint
         changed = False
         for rule in kb.rules:
-            possible = _combine(rule.when, leaf)
-            fires = {T} if possible == {T} else ({F} if T not in possible else {T, F})
+            fires = _fires(_combine(rule.when, leaf))
             if outcome.get(rule.id) != fires:
                 outcome[rule.id] = fires
                 changed = True
@@ -176,12 +231,14 @@ def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
             o = outcome[rule.id]
             new_facts[rule.concludes] = {T} if (o == {T} or prev == {T}) else (prev | o)
         if new_facts != facts:
-            facts = new_facts
+            facts.clear()
+            facts.update(new_facts)
             changed = True
         if not changed:
             break
     undecided = [r for r, o in outcome.items() if o == {T, F}]
-    open_atoms = {r: [a for a in atoms(kb.rules_by_id[r].when) if len(leaf(a)) > 1] for r in undecided}
+    rule_atoms = _rule_atoms(kb)
+    open_atoms = {r: [a for a in rule_atoms[r] if len(leaf(a)) > 1] for r in undecided}
     return Status([r for r, o in outcome.items() if o == {T}], [r for r, o in outcome.items() if o == {F}],
                   undecided, open_atoms)
 

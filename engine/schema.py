@@ -8,8 +8,6 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterable
 
-from jsonschema import Draft202012Validator
-
 from .errors import Problem
 from .yamlio import LineDict, LineList
 
@@ -101,7 +99,15 @@ DOCUMENT_SCHEMAS["rules"] = _entry(["kind", "family"], {
     "rules": {"type": "array", "items": RULE_SCHEMA},
 })
 KINDS = sorted(DOCUMENT_SCHEMAS)
-_VALIDATORS = {kind: Draft202012Validator(s) for kind, s in DOCUMENT_SCHEMAS.items()}
+_VALIDATORS: dict = {}
+
+
+def _validator(kind: str):
+    """jsonschema is imported on first use: a cached knowledge base never needs it (start-up)."""
+    if kind not in _VALIDATORS:
+        from jsonschema import Draft202012Validator
+        _VALIDATORS[kind] = Draft202012Validator(DOCUMENT_SCHEMAS[kind])
+    return _VALIDATORS[kind]
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
@@ -163,12 +169,12 @@ def validate_document(doc: Any, path: str) -> list[Problem]:
         return [Problem(path, getattr(doc, "line", None), None,
                         "expected a mapping with keys kind, family and entries (or scores/rules)")]
     kind = doc.get("kind")
-    if kind not in _VALIDATORS:
+    if kind not in DOCUMENT_SCHEMAS:
         line = doc.line_of("kind") if isinstance(doc, LineDict) else None
         return [Problem(path, line, None, f"kind {kind!r} is not one of {', '.join(KINDS)}"
                         + suggest(str(kind), KINDS))]
     problems = []
-    for error in _VALIDATORS[kind].iter_errors(doc):
+    for error in _validator(kind).iter_errors(doc):
         line, ident, node = _locate(doc, error.absolute_path)
         message, better = _describe(error, node)
         problems.append(Problem(path, better or line, ident, message))
