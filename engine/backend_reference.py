@@ -92,35 +92,7 @@ def _compile(cond: Cond) -> Eval:
 class _Program:
     def __init__(self, kb: KnowledgeBase):
         rules = kb.rules
-        concluders: dict[str, list[int]] = {}
-        for i, r in enumerate(rules):
-            concluders.setdefault(r.concludes, []).append(i)
-        deps = [{j for conj in r.dnf for a in conj if a.kind == "fact" for j in concluders.get(a.ref, ())}
-                for r in rules]
-        order: list[int] = []
-        state = [0] * len(rules)      # 0 new, 1 on the stack, 2 done
-        self.cyclic = False
-
-        def visit(i: int) -> None:
-            stack = [(i, iter(sorted(deps[i])))]
-            state[i] = 1
-            while stack:
-                node, it = stack[-1]
-                nxt = next(it, None)
-                if nxt is None:
-                    stack.pop()
-                    state[node] = 2
-                    order.append(node)
-                elif state[nxt] == 0:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(sorted(deps[nxt]))))
-                elif state[nxt] == 1:
-                    self.cyclic = True
-
-        for i in range(len(rules)):
-            if state[i] == 0:
-                visit(i)
-        self.order = order
+        self.order, self.cyclic = kb.rule_order()
         self.when = [_compile(r.when) for r in rules]
         self.alternatives = [[[_atom(a) for a in conj] for conj in r.dnf] for r in rules]
         self.concludes = [r.concludes for r in rules]

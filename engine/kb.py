@@ -59,6 +59,40 @@ class KnowledgeBase:
     def rules_by_id(self) -> dict[str, Rule]:
         return {r.id: r for r in self.rules}
 
+    def rule_order(self) -> tuple[list[int], bool]:
+        """Rule indices, each after every rule concluding a fact it tests, and whether the rules
+        form a cycle (then the order is only a best effort). Worked out once per knowledge base and
+        shared by the reference evaluator and the questionnaire's relevance analysis."""
+        cache = self.__dict__.setdefault("_backends", {})
+        if "_rule_order" not in cache:
+            concluders: dict[str, list[int]] = {}
+            for i, r in enumerate(self.rules):
+                concluders.setdefault(r.concludes, []).append(i)
+            deps = [sorted({j for conj in r.dnf for a in conj if a.kind == "fact" for j in concluders.get(a.ref, ())})
+                    for r in self.rules]
+            state = [0] * len(self.rules)      # 0 new, 1 on the stack, 2 done
+            order: list[int] = []
+            cyclic = False
+            for start in range(len(self.rules)):
+                if state[start]:
+                    continue
+                state[start] = 1
+                stack = [(start, iter(deps[start]))]
+                while stack:
+                    node, it = stack[-1]
+                    nxt = next(it, None)
+                    if nxt is None:
+                        stack.pop()
+                        state[node] = 2
+                        order.append(node)
+                    elif state[nxt] == 0:
+                        state[nxt] = 1
+                        stack.append((nxt, iter(deps[nxt])))
+                    elif state[nxt] == 1:
+                        cyclic = True
+            cache["_rule_order"] = (order, cyclic)
+        return cache["_rule_order"]
+
     def rules_concluding(self, ident: str) -> list[Rule]:
         return [r for r in self.rules if r.concludes == ident]
 

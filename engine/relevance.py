@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .conditions import atom_truth, atoms
 from .kb import KnowledgeBase
-from .model import All, AnyOf, Atom, Cond, Not
+from .model import All, Atom, Cond, Not
 
 T, F, U = True, False, None
 SCALE = (1.0, 5.0)
@@ -160,35 +160,8 @@ class Status:
 def _rule_order(kb: KnowledgeBase) -> list[int] | None:
     """Rule indices with every rule after all rules concluding a fact it tests (None: a cycle).
     Worked out once per knowledge base (kept with the other transient per-base caches)."""
-    cache = kb.__dict__.setdefault("_backends", {})
-    if "_relevance_order" not in cache:
-        concluders: dict[str, list[int]] = {}
-        for i, r in enumerate(kb.rules):
-            concluders.setdefault(r.concludes, []).append(i)
-        deps = [sorted({j for a in atoms(r.when) if a.kind == "fact" for j in concluders.get(a.ref, ())})
-                for r in kb.rules]
-        state = [0] * len(kb.rules)
-        order: list[int] = []
-        cyclic = False
-        for start in range(len(kb.rules)):
-            if state[start]:
-                continue
-            state[start] = 1
-            stack = [(start, iter(deps[start]))]
-            while stack:
-                node, it = stack[-1]
-                nxt = next(it, None)
-                if nxt is None:
-                    stack.pop()
-                    state[node] = 2
-                    order.append(node)
-                elif state[nxt] == 0:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(deps[nxt])))
-                elif state[nxt] == 1:
-                    cyclic = True
-        cache["_relevance_order"] = None if cyclic else order
-    return cache["_relevance_order"]
+    order, cyclic = kb.rule_order()
+    return None if cyclic else order
 
 
 def _rule_atoms(kb: KnowledgeBase) -> dict[str, list[Atom]]:

@@ -10,7 +10,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 
 from conftest import EXAMPLES, cli
 
@@ -21,19 +20,8 @@ REGION_COLOURS = {"#fde0dd", "#fff3c4", "#d9f0d3"}      # engine/assess_report.p
 
 
 def _browser_or_skip():
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} is absent (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing.append("the playwright Python client is not installed (pip install -e '.[test]')")
-        sync_playwright = None
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser test: " + "; ".join(missing))
-        pytest.skip("; ".join(missing))
-    return sync_playwright
+    from web_support import playwright_or_skip
+    return playwright_or_skip()
 
 
 def _colour_share(png: Path, colours: set[str]) -> dict[str, float]:
