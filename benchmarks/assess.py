@@ -29,7 +29,7 @@ ORGANISATIONS = 20
 
 def generate(path: Path, respondents: int, seed: int = 1) -> None:
     """A plausible export: organisations of unequal size, each with its own leaning, some blanks."""
-    from engine.kb import load_kb
+    from partnerdx.kb import load_kb
     kb = load_kb()
     items = [q for q, e in kb.questions.items() if e.type == "rated"]
     rng = random.Random(seed)
@@ -48,11 +48,11 @@ def generate(path: Path, respondents: int, seed: int = 1) -> None:
 def one(csv_path: str, fmt: str, out: str) -> None:
     """Child process: one assessment, as the CLI runs it; prints a JSON line of figures."""
     start = time.perf_counter()
-    from engine.assess import assess
-    from engine.assess_report import render
-    from engine.io_safe import write_atomic
-    from engine.kb import load_kb
-    from engine.survey import read_survey
+    from partnerdx.assess import assess
+    from partnerdx.assess_report import render
+    from partnerdx.io_safe import write_atomic
+    from partnerdx.kb import load_kb
+    from partnerdx.survey import read_survey
     kb = load_kb()
     loaded = time.perf_counter()
     survey = read_survey(kb, [Path(csv_path)])

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.answers import AnswerSet  # noqa: E402
-from engine.kb import load_kb  # noqa: E402
-from engine.path import find_paths  # noqa: E402
+from partnerdx.answers import AnswerSet  # noqa: E402
+from partnerdx.kb import load_kb  # noqa: E402
+from partnerdx.path import find_paths  # noqa: E402
 
 
 def main() -> None:

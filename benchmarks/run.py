@@ -66,7 +66,7 @@ def full_answers(kb) -> dict:
 
 def load_synthetic(root: Path):
     """Synthetic bases bypass the knowledge-base cache (it keeps only a few recent bases)."""
-    from engine.kb import load_kb
+    from partnerdx.kb import load_kb
     os.environ["PARTNERDX_NO_CACHE"] = "1"
     try:
         return load_kb(root=root)
@@ -77,8 +77,8 @@ def load_synthetic(root: Path):
 # ---- 1. built-in knowledge base ---------------------------------------------------------------
 
 def builtin(quick: bool) -> dict:
-    from engine.inference import diagnose
-    from engine.kb import load_kb
+    from partnerdx.inference import diagnose
+    from partnerdx.kb import load_kb
     os.environ["PARTNERDX_NO_CACHE"] = "1"
     cold = timed(load_kb, 1 if quick else 3)
     del os.environ["PARTNERDX_NO_CACHE"]
@@ -115,8 +115,8 @@ def builtin(quick: bool) -> dict:
 
 def peers(quick: bool, skip: tuple = ()) -> tuple[dict, bool]:
     import synthetic as syn
-    from engine import scores as scoring
-    from engine.inference import diagnose, run_rules
+    from partnerdx import scores as scoring
+    from partnerdx.inference import diagnose, run_rules
     sizes = (50, 200) if quick else (50, 200, 1000)
     sessions = 100 if quick else 1000
     experta_cap = {50: 20, 200: 10} if quick else {50: 1000, 200: 1000, 1000: 100}
@@ -200,7 +200,7 @@ def peers(quick: bool, skip: tuple = ()) -> tuple[dict, bool]:
 
 def questionnaire(quick: bool) -> dict:
     import synthetic as syn
-    from engine.questionnaire import Questionnaire
+    from partnerdx.questionnaire import Questionnaire
     r = 1000
     work = Path(tempfile.mkdtemp(prefix="partnerdx-bench-"))
     try:

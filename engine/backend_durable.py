@@ -26,7 +26,10 @@
 - registration never mutates our definition: it is serialised to JSON (a copy) before the C call;
 - identical facts are rejected by content hash: every fact carries a distinct group name, and
   conclusions are asserted once each;
-- no truth maintenance: every diagnosis starts from an empty session.
+- no truth maintenance: every diagnosis starts from an empty session;
+- Python 3.13 removed `PyEval_CallObject`, which the extension calls: it is built with
+  `CPPFLAGS=-DPyEval_CallObject=PyObject_CallObject` (README; measured to build and fire on 3.11
+  and 3.13, and CI tests both). Nothing here depends on the Python version.
 """
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class Run:
 
 def cli(*args: str, code: int | None = 0) -> Run:
     """Invoke `partnerdx ARGS`; assert the exit status when `code` is given; never a traceback."""
-    from cli import main
+    from partnerdx.cli import main
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
@@ -45,7 +45,7 @@ def cli(*args: str, code: int | None = 0) -> Run:
 
 @pytest.fixture(scope="session")
 def kb():
-    from engine.kb import load_kb
+    from partnerdx.kb import load_kb
     return load_kb()
 
 

@@ -177,8 +177,39 @@ def test_corrupted_session_is_kept_aside_not_overwritten(tmp_path):
 
 
 def test_why_is_read_from_the_graph(kb):
-    from engine.questionnaire import Questionnaire
+    from partnerdx.questionnaire import Questionnaire
     q = Questionnaire(kb, "modes", {})
     reasons = q.why("t2.r01")
     assert any(r["concludes"] == "mode.creating" and r["source"]["ref"] == "armistead-pettigrew-2007" for r in reasons)
     assert q.next_item() == "context.sectors"
+
+
+def test_end_of_input_at_the_scope_prompt_keeps_prefilled_answers_and_the_name(tmp_path):
+    """A scripted run whose input ends at once (`< /dev/null`) is a `quit`: saved, and said where."""
+    answers = tmp_path / "pre.yaml"
+    answers.write_text("partnership: Riverside\nanswers:\n  stair.q01: 4\n  stair.q02: 2\n  t1.r01: 5\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "ask", "--answers", str(answers),
+                           "--session", "scripted"], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, env=env(tmp_path), timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Resume with: partnerdx ask --session scripted" in proc.stdout
+    assert str(tmp_path) in proc.stdout.replace("\n", "")           # says where it was saved
+    listing = subprocess.run([sys.executable, str(ROOT / "cli.py"), "sessions"], capture_output=True,
+                             text=True, env=env(tmp_path), timeout=60).stdout
+    assert re.search(r"^scripted\t-\t3 answers\t", listing, re.M), listing
+    # Resuming asks the scope, then continues with what is still missing: never the pre-filled items.
+    asked, out = run_piped(tmp_path, ["staircase", "quit"], "--session", "scripted")
+    assert "Resumed session 'scripted' (3 answers so far)" in out
+    assert asked and asked[0] not in ("stair.q01", "stair.q02")
+    saved = json.loads(next(tmp_path.rglob("scripted.json")).read_text())
+    assert saved["answers"] == {"stair.q01": 4, "stair.q02": 2, "t1.r01": 5}
+    assert saved["partnership"] == "Riverside" and saved["scope"] == "staircase"
+
+
+def test_end_of_input_at_a_question_and_the_scope_flag(tmp_path):
+    """`--scope quick` skips the prompt; input ending mid-questionnaire saves what was answered."""
+    asked, out = run_piped(tmp_path, ["1", "1,2"], "--session", "mid", "--scope", "quick")
+    assert "scope>" not in out and asked[:2] == ["context.sectors", "context.aims"]
+    assert "Resume with: partnerdx ask --session mid" in out
+    saved = json.loads(next(tmp_path.rglob("mid.json")).read_text())
+    assert saved["scope"] == "staircase" and set(saved["answers"]) == {"context.sectors", "context.aims"}

@@ -111,7 +111,7 @@ def test_gap_is_a_conclusion_naming_both_groups_their_means_and_sizes_citing_mor
     assert [s["ref"] for s in concl["sources"]] == ["morley-staircase"]
     quote = concl["sources"][0]["quote"]
     assert "significant variance in the perceptions" in quote
-    from engine.kb import normalise_quote
+    from partnerdx.kb import normalise_quote
     seed = (seeds_dir() / "000_5675769acb783eba.txt").read_text(encoding="utf-8")
     assert normalise_quote(quote) in normalise_quote(seed)
 
@@ -231,8 +231,8 @@ def test_individual_answers_never_appear(tmp_path):
        min_group=st.integers(min_value=2, max_value=4))
 def test_nothing_hidden_can_be_worked_out_from_what_is_shown(kb, tmp_path, sizes, skips, min_group):
     """For every question and for respondent counts: overall minus the shown groups is 0 or >= N."""
-    from engine.assess import assess, assessment_json
-    from engine.survey import read_survey
+    from partnerdx.assess import assess, assessment_json
+    from partnerdx.survey import read_survey
     groups = {f"Org {k}": [{i: 1 + (k + n) % 5 for i in STAIR if not (n < skips[k] and i == "stair.q03")}
                            for n in range(size)] for k, size in enumerate(sizes)}
     f = survey_csv(tmp_path / "p.csv", groups, items=STAIR)
@@ -517,8 +517,8 @@ def test_text_and_markdown_formats(tmp_path):
 # ---- the engine names no id -------------------------------------------------------------------
 
 def test_assess_settings_name_only_ids_the_knowledge_base_has(kb):
-    from engine.assess import figure1_axes, settings, step_order
-    from engine.schema import INSTRUMENTS
+    from partnerdx.assess import figure1_axes, settings, step_order
+    from partnerdx.schema import INSTRUMENTS
     cfg = settings()
     assert all(kb.entry(ident) is not None for ident in cfg["cite"].values())
     assert set(cfg["polarity"]) <= set(INSTRUMENTS)

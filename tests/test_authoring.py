@@ -49,7 +49,7 @@ def tutorial(tmp_path, monkeypatch) -> Path:
 
 
 def test_the_tutorial_adds_a_question_rule_intervention_and_recommendation(tutorial):
-    from engine.kb import load_kb
+    from partnerdx.kb import load_kb
     kb = load_kb((tutorial / "my-kb",))
     assert "local.q01" in kb.questions and "int.local.data_sharing_protocol" in kb.interventions
     assert kb.conclusion_types["local.information_blocked"] == "whatworks"

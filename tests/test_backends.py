@@ -5,9 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.explain import diagnosis_json
-from engine.inference import diagnose
-from engine.kb import load_kb
+from partnerdx.explain import diagnosis_json
+from partnerdx.inference import diagnose
+from partnerdx.kb import load_kb
 
 KB = load_kb()
 RATED = [q for q, e in KB.questions.items() if e.type == "rated"]
@@ -65,8 +65,8 @@ def test_threads_interleaved_give_each_result_alone():
 
 def test_a_failing_action_surfaces_as_engine_error(monkeypatch):
     """durable-rules keeps exceptions raised in actions in the session state; we re-raise them."""
-    from engine import backend_durable
-    from engine.errors import EngineError
+    from partnerdx import backend_durable
+    from partnerdx.errors import EngineError
 
     def explode(c):
         raise RuntimeError("boom")
@@ -80,8 +80,8 @@ def test_a_failing_action_surfaces_as_engine_error(monkeypatch):
 
 
 def test_yaml_python_tags_are_refused(tmp_path):
-    from engine.errors import InputError
-    from engine.yamlio import parse_yaml
+    from partnerdx.errors import InputError
+    from partnerdx.yamlio import parse_yaml
     with pytest.raises(InputError) as info:
         parse_yaml("x: !!python/object/apply:os.system ['true']\n", "t.yaml")
     assert "could not determine a constructor" in str(info.value)
@@ -107,9 +107,9 @@ def _random_sets(count: int, seed: int) -> list[dict]:
 def test_grouped_and_one_fact_per_answer_plans_agree_with_the_reference():
     """Answers travel in grouped facts; the fallback (one fact per answer) and other group sizes
     must give exactly what the reference evaluator gives."""
-    from engine import backend_reference
-    from engine import scores as scoring
-    from engine.backend_durable import DurableBackend
+    from partnerdx import backend_reference
+    from partnerdx import scores as scoring
+    from partnerdx.backend_durable import DurableBackend
     plans = [DurableBackend(KB), DurableBackend(KB, group_size=5), DurableBackend(KB, force_fallback=True)]
     for answers in _random_sets(60, seed=11) + [{}]:
         values = {k: v.value for k, v in scoring.compute(KB.scores, answers).items()}
@@ -119,7 +119,7 @@ def test_grouped_and_one_fact_per_answer_plans_agree_with_the_reference():
 
 
 def test_diagnoses_identical_when_durable_runs_on_the_fallback_plan(monkeypatch):
-    from engine.backend_durable import DurableBackend
+    from partnerdx.backend_durable import DurableBackend
     monkeypatch.setitem(KB.__dict__.setdefault("_backends", {}), "durable", DurableBackend(KB, force_fallback=True))
     for answers in _random_sets(20, seed=12):
         durable, reference = both(answers)
@@ -155,8 +155,8 @@ def _crowded_kb(root, rules: int = 80):
 
 
 def test_error_303_is_caught_and_the_fallback_gives_identical_results(tmp_path):
-    from engine import backend_reference
-    from engine.backend_durable import DurableBackend, Overflow
+    from partnerdx import backend_reference
+    from partnerdx.backend_durable import DurableBackend, Overflow
     kb, items = _crowded_kb(tmp_path)
     answers = {q: 3 for q in items}
     backend = DurableBackend(kb, max_branch=None)   # no cut of groups beforehand: the switch
@@ -175,8 +175,8 @@ def test_error_303_is_caught_and_the_fallback_gives_identical_results(tmp_path):
 
 
 def test_groups_are_cut_beforehand_where_they_could_overflow(tmp_path):
-    from engine import backend_reference
-    from engine.backend_durable import DurableBackend
+    from partnerdx import backend_reference
+    from partnerdx.backend_durable import DurableBackend
     kb, items = _crowded_kb(tmp_path)
     backend = DurableBackend(kb)
     assert len(backend._grouped.plan.groups) > 1
@@ -187,7 +187,7 @@ def test_groups_are_cut_beforehand_where_they_could_overflow(tmp_path):
 
 
 def test_diagnose_on_a_base_that_overflows_matches_the_reference(tmp_path):
-    from engine.backend_durable import DurableBackend
+    from partnerdx.backend_durable import DurableBackend
     kb, items = _crowded_kb(tmp_path)
     kb.__dict__.setdefault("_backends", {})["durable"] = DurableBackend(kb, max_branch=None)
     for value in (2, 3, 5):
@@ -198,8 +198,8 @@ def test_diagnose_on_a_base_that_overflows_matches_the_reference(tmp_path):
 def test_sessions_are_deleted_even_when_an_action_fails(monkeypatch):
     """After a failing action every queued action is drained and the session deleted: many failing
     runs in a row neither exhaust durable's 1,024 sessions nor corrupt it."""
-    from engine import backend_durable
-    from engine.errors import EngineError
+    from partnerdx import backend_durable
+    from partnerdx.errors import EngineError
 
     def explode(message):
         raise RuntimeError("boom")

@@ -62,7 +62,7 @@ def test_override_replaces_a_builtin_entry(tmp_path):
         "kind: concept\nfamily: mine\nentries:\n  - id: ap.mode.creating\n    override: true\n"
         "    title: Creating (our reading)\n    text: Ours\n"
         "    source: {ref: morley-staircase, at: q, quote: \"The ten questions are\"}\n", encoding="utf-8")
-    from engine.kb import load_kb
+    from partnerdx.kb import load_kb
     kb = load_kb((tmp_path,))
     assert kb.concepts["ap.mode.creating"].title == "Creating (our reading)"
     assert kb.overrides and kb.overrides[0][0] == "ap.mode.creating"

@@ -143,10 +143,10 @@ def test_html_report_escapes_names_and_answers(tmp_path):
 
 
 def test_two_diagnoses_in_one_process_equal_each_alone():
-    from engine.answers import load_answers
-    from engine.explain import diagnosis_json
-    from engine.inference import diagnose
-    from engine.kb import load_kb
+    from partnerdx.answers import load_answers
+    from partnerdx.explain import diagnosis_json
+    from partnerdx.inference import diagnose
+    from partnerdx.kb import load_kb
     kb = load_kb()
     files = [PFI, CREATING, CONSTRAINING]
     alone = {}

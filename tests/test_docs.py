@@ -118,7 +118,7 @@ def test_author_text_is_escaped(tmp_path):
 @pytest.fixture
 def quick_pages(monkeypatch):
     """Writing and swapping are under test here, not rendering: two tiny pages keep it fast."""
-    from engine import docsite
+    from partnerdx import docsite
     monkeypatch.setattr(docsite.Site, "pages", lambda self: {"index.html": "<p>i</p>", "a.html": "<p>a</p>"})
 
 
@@ -135,7 +135,7 @@ def test_a_failed_build_leaves_the_old_site(tmp_path, monkeypatch, quick_pages):
     out = tmp_path / "site"
     cli("kb", "docs", "-o", out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    from engine import docsite
+    from partnerdx import docsite
 
     def explode(self, *a, **k):
         raise OSError(28, "No space left on device")

@@ -36,3 +36,19 @@ def test_engine_code_names_no_knowledge_base_id(kb):
                 if m:
                     found.append(f"{f.relative_to(ROOT)}:{node.lineno}: {m.group(1)}")
     assert not found, "\n".join(found)
+
+
+def test_the_installed_code_claims_one_import_name():
+    """`partnerdx` only: importing every module never loads a generic top-level `engine` or `cli`."""
+    import subprocess
+    import sys
+    code = ("import importlib, pkgutil, sys, partnerdx\n"
+            "for m in pkgutil.walk_packages(partnerdx.__path__, 'partnerdx.'):\n"
+            "    if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
+            "print(sorted({n.split('.')[0] for n in sys.modules if n.split('.')[0] in ('engine', 'cli')}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    main = subprocess.run([sys.executable, "-m", "partnerdx", "--help"], capture_output=True, text=True,
+                          cwd="/", timeout=60)
+    assert main.returncode == 0 and "Usage:" in main.stdout

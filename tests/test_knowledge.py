@@ -44,7 +44,7 @@ def test_every_what_works_area_is_measured_by_items(kb):
 
 
 def test_bipolar_items_carry_both_poles_verbatim(kb):
-    from engine.kb import normalise_quote
+    from partnerdx.kb import normalise_quote
     seeds = seeds_dir()
     text = normalise_quote((seeds / kb.sources["armistead-pettigrew-2007"].data["seed"]).read_text())
     cwa = normalise_quote((seeds / kb.sources["cwa-p3-workshop"].data["seed"]).read_text())
@@ -61,7 +61,7 @@ def test_table_two_last_row_is_the_legal_dispute_row(kb):
 
 
 def test_every_quote_is_verbatim_in_its_seed(kb):
-    from engine.kb import check_quotes
+    from partnerdx.kb import check_quotes
     problems = check_quotes(kb, seeds_dir())
     assert not problems, "\n".join(map(str, problems))
 
@@ -96,7 +96,7 @@ def test_kb_check_summarises_counts_with_quotes(tmp_path):
 
 def test_coverage_table_in_docs_is_generated_from_the_knowledge_base(kb):
     from conftest import ROOT
-    from engine.coverage import coverage_markdown
+    from partnerdx.coverage import coverage_markdown
     committed = (ROOT / "docs" / "coverage.md").read_text(encoding="utf-8")
     assert committed == coverage_markdown(kb), "docs/coverage.md is stale: run `partnerdx kb coverage -o docs/coverage.md`"
     for ident in ("stair.q10", "t1.r21", "t2.r10", "fail.09", "barrier.12", "symptom.05", "pressure.06",

@@ -71,14 +71,14 @@ def test_each_code_is_reported_at_its_file_and_line(tmp_path, fixture, request):
         assert (f["line"], f["id"]) == (int(head["line"]), head["id"]), f
     others = sorted(f["code"] for f in findings if f["code"] != head["code"])
     assert others == sorted(head.get("also", "").split()), f"unexpected findings: {findings}"
-    from engine.lint import REGISTRY
+    from partnerdx.lint import REGISTRY
     assert {f["severity"] for f in mine} == {REGISTRY[head["code"]].severity}
     if head.get("alone") == "yes":
         assert run.code == (2 if REGISTRY[head["code"]].severity == "error" else 1)
 
 
 def test_every_code_has_a_fixture():
-    from engine.lint import REGISTRY
+    from partnerdx.lint import REGISTRY
     covered = {_header(p)["code"] for p in LINT}
     assert covered == set(REGISTRY), f"codes without a fixture: {sorted(set(REGISTRY) - covered)}"
 
@@ -151,13 +151,13 @@ def test_exclusive_rules_that_meet_without_overlap_are_clean(tmp_path):
 
 
 def test_lint_codes_page_is_generated_from_the_registry():
-    from engine.lint import codes_markdown
+    from partnerdx.lint import codes_markdown
     assert (ROOT / "docs" / "lint-codes.md").read_text(encoding="utf-8") == codes_markdown(), \
         "docs/lint-codes.md is stale: run `partnerdx kb lint --codes > docs/lint-codes.md`"
 
 
 def test_every_code_is_documented_in_the_fixed_shape():
-    from engine.lint import REGISTRY
+    from partnerdx.lint import REGISTRY
     for code in REGISTRY.values():
         assert code.code.startswith("PDX") and len(code.code) == 6
         assert code.severity in ("error", "warning")
@@ -167,7 +167,7 @@ def test_every_code_is_documented_in_the_fixed_shape():
 
 
 def test_explain_prints_the_docs_section():
-    from engine.lint import REGISTRY
+    from partnerdx.lint import REGISTRY
     run = cli("kb", "lint", "--explain", "pdx405")
     assert run.out == REGISTRY["PDX405"].markdown()
     run = cli("kb", "lint", "--explain", "PDX999", code=2)
@@ -175,8 +175,8 @@ def test_explain_prints_the_docs_section():
 
 
 def test_conclusion_types_list_matches_the_schema():
-    from engine.lint import load_types
-    from engine.schema import CONCLUSION_TYPES
+    from partnerdx.lint import load_types
+    from partnerdx.schema import CONCLUSION_TYPES
     types = load_types()
     assert set(types) == set(CONCLUSION_TYPES)
     assert {t for t, d in types.items() if d["exclusive"]} == {"mode", "staircase"}

@@ -32,7 +32,7 @@ def test_an_overridden_rule_replaces_the_builtin_one(tmp_path):
           "    when: {all: [{score: dim.trust, gte: 3.5}, {score: dim.voluntary, gte: 3}]}\n"
           "    then: {conclude: mode.creating, type: mode}\n    because: \"Our reading: trust {dim.trust:.1f}.\"\n"
           + SOURCE + "    examples: []\n")
-    from engine.kb import load_kb
+    from partnerdx.kb import load_kb
     kb = load_kb((tmp_path,))
     assert [r.title for r in kb.rules if r.id == "mode.creating"] == ["Trust leads (our reading)"]
     answers = write(tmp_path / "a.yaml", "answers: {\"t1.*\": 5, \"t2.*\": 5}\n")

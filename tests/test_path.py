@@ -77,7 +77,7 @@ def test_every_report_says_what_the_next_step_and_mode_would_take():
 
 
 def test_ladders_name_only_real_conclusions_in_order(kb):
-    from engine.path import ladders
+    from partnerdx.path import ladders
     found = ladders(kb)
     assert found["staircase"] == ["stair.transactional", "stair.collaboration", "stair.partnership", "stair.transform"]
     assert found["mode"] == ["mode.complying", "mode.constraining", "mode.creating"]

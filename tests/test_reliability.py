@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, cli
-from engine.inference import diagnose
-from engine.kb import load_kb
+from partnerdx.inference import diagnose
+from partnerdx.kb import load_kb
 
 KB = load_kb()
 RATED = [q for q, e in KB.questions.items() if e.type == "rated"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.kb import load_kb
+from partnerdx.kb import load_kb
 
 KB = load_kb()
 CASES = [(rule.id, x.name) for rule in KB.rules for x in rule.examples]
@@ -16,7 +16,7 @@ BACKENDS = ("durable", "reference")
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("rule_id,example", CASES, ids=[f"{r}::{x}" for r, x in CASES])
 def test_rule_example(rule_id, example, backend):
-    from engine.kbtest import run_examples
+    from partnerdx.kbtest import run_examples
     [result] = [r for r in run_examples(KB, f"{rule_id}::{example}", backend) if r.test_id == f"{rule_id}::{example}"]
     assert result.ok, (f"{result.path}:{result.line}: expected concluded ⊇ {result.missing}, "
                        f"not concluded ⊉ {result.unexpected}; concluded {result.concluded}")

@@ -38,8 +38,8 @@ def facilitator(app) -> Person:
 # ---- schema -------------------------------------------------------------------------------------
 
 def test_schema_is_created_then_left_alone_and_a_newer_one_is_refused(db_url):
-    from engine.errors import InputError
-    from engine.web import db as dbmod
+    from partnerdx.errors import InputError
+    from partnerdx.web import db as dbmod
     first = dbmod.Database(db_url)
     assert first.upgrade() == 0 and first.version() == dbmod.LATEST
     secret = first.secret()
@@ -62,7 +62,7 @@ def test_serve_and_user_add_report_bad_input_without_traceback(tmp_path, monkeyp
     url = f"sqlite:///{tmp_path / 'web.db'}"
     from click.testing import CliRunner
 
-    from cli import main
+    from partnerdx.cli import main
     ok = CliRunner().invoke(main, ["user", "add", "alice", "--db", url, "--password-stdin"], input=PASSWORD + "\n")
     assert ok.exit_code == 0 and "created facilitator account alice" in ok.output
     again = CliRunner().invoke(main, ["user", "add", "alice", "--db", url, "--password-stdin"], input=PASSWORD + "\n")
@@ -74,8 +74,8 @@ def test_serve_and_user_add_report_bad_input_without_traceback(tmp_path, monkeyp
     reset = CliRunner().invoke(main, ["user", "add", "alice", "--db", url, "--reset", "--password-stdin"],
                                input="another long password\n")
     assert reset.exit_code == 0 and "password changed" in reset.output
-    from engine.web import auth
-    from engine.web.db import open_database
+    from partnerdx.web import auth
+    from partnerdx.web.db import open_database
     db = open_database(url)
     assert auth.sign_in(db, "alice", "another long password", 0.0).ok
     assert not auth.sign_in(db, "alice", PASSWORD, 0.0).ok
@@ -85,7 +85,7 @@ def test_serve_and_user_add_report_bad_input_without_traceback(tmp_path, monkeyp
 
 def test_default_database_is_sqlite_in_the_data_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("PARTNERDX_HOME", str(tmp_path))
-    from engine.web.db import default_url
+    from partnerdx.web.db import default_url
     assert default_url() == f"sqlite:///{tmp_path / 'partnerdx.db'}"
 
 
@@ -192,7 +192,7 @@ def test_report_of_two_rounds_shows_the_direction_of_travel(app):
 # ---- respondents --------------------------------------------------------------------------------
 
 def test_respondent_sees_the_questionnaire_of_ask(app, kb):
-    from engine.questionnaire import Questionnaire
+    from partnerdx.questionnaire import Questionnaire
     f = facilitator(app)
     _, links = f.create("Northshire", ORGS[:1])
     link = links[ORGS[0]]

@@ -77,8 +77,8 @@ def test_fifty_concurrent_clients_lose_no_answer(server):
     assert report["items"]["stair.q01"]["n"] == CLIENTS
     listed = f.get(f"/api/v1/assessments/{a['id']}").json()["rounds"][0]
     assert listed["started"] == listed["submitted"] == CLIENTS
-    from engine.web import store
-    from engine.web.db import open_database
+    from partnerdx.web import store
+    from partnerdx.web.db import open_database
     db = open_database(server.db_url)
     try:
         assert store.count_answers(db, a["id"]) == {"responses": CLIENTS, "submitted": CLIENTS,

@@ -95,7 +95,7 @@ def test_facilitators_see_only_their_own_assessments(app):
 
 def html_post_routes() -> list[str]:
     """Every POST of the pages' router (the JSON API takes no cookie, so it needs no CSRF token)."""
-    from engine.web.pages import router
+    from partnerdx.web.pages import router
     return sorted(r.path for r in router.routes if isinstance(r, Route) and "POST" in (r.methods or set()))
 
 
@@ -158,7 +158,7 @@ def attempt(p: Person, password: str, name: str = "alice"):
 
 
 def test_wrong_password_is_refused_and_repeated_failures_are_slowed(app, clock):
-    from engine.web.auth import FREE_FAILURES, delay_for
+    from partnerdx.web.auth import FREE_FAILURES, delay_for
     p = Person(app)
     r = attempt(p, "wrong password")
     assert r.status_code == 401 and "Wrong account name or password" in r.text and "Assessments" not in r.text
@@ -195,7 +195,7 @@ def test_throttling_covers_unknown_names_and_the_api_and_stores_no_address(app, 
     assert c.post("/api/v1/auth/token", json={"name": "bob", "password": PASSWORD}).status_code == 200
     # no column for an address or a browser, and no stored value holds the client's address
     from sqlalchemy import inspect, select
-    from engine.web import db as dbmod
+    from partnerdx.web import db as dbmod
     database = app.state.ctx.db
     columns = [c["name"] for t in inspect(database.engine).get_table_names() if t.startswith("pdx_")
                for c in inspect(database.engine).get_columns(t)]

@@ -162,9 +162,9 @@ class Person:
 
 
 def make_app(db_url: str, kb, clock: Clock | None = None, users: tuple[str, ...] = ("alice",)):
-    from engine.web import store
-    from engine.web.app import create_app
-    from engine.web.db import open_database
+    from partnerdx.web import store
+    from partnerdx.web.app import create_app
+    from partnerdx.web.db import open_database
     db = open_database(db_url)
     for name in users:
         store.add_user(db, name, _hash())
@@ -177,7 +177,7 @@ _HASH: list[str] = []
 def _hash() -> str:
     """One argon2 hash of PASSWORD per test run (hashing costs ~0.1 s by design)."""
     if not _HASH:
-        from engine.web.auth import hash_password
+        from partnerdx.web.auth import hash_password
         _HASH.append(hash_password(PASSWORD))
     return _HASH[0]
 
@@ -192,7 +192,7 @@ def free_port() -> int:
 
 def partnerdx_command() -> list[str]:
     script = Path(sys.executable).with_name("partnerdx")
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from cli import main; main()"]
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from partnerdx.cli import main; main()"]
 
 
 class Server:

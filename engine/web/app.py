@@ -120,14 +120,14 @@ def _cookies(scope) -> dict[str, str]:
 
 def templates() -> Environment:
     """Autoescaping on for every template: names and answers are always shown as text."""
-    env = Environment(loader=PackageLoader("engine.web", "templates"),
+    env = Environment(loader=PackageLoader("partnerdx.web", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     return env
 
 
 def stylesheet() -> str:
-    return resources.files("engine.web").joinpath("static/app.css").read_text(encoding="utf-8")
+    return resources.files("partnerdx.web").joinpath("static/app.css").read_text(encoding="utf-8")
 
 
 def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,

@@ -1,0 +1,4 @@
+"""`python -m partnerdx`: the same command line as the `partnerdx` script."""
+from .cli import main
+
+main()

@@ -1,0 +1,492 @@
+"""partnerdx command line. Commands are thin: parse, call engine/, render, exit.
+
+Exit status: 0 success; 1 a query with a negative answer (e.g. `why` of something not concluded,
+`kb test` failures); 2 bad usage or bad input, with one message per problem and no traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+FORMATS = ("text", "json", "markdown", "html")
+
+
+def _fail(problems) -> None:
+    for p in problems:
+        click.echo(str(p), err=True)
+    sys.exit(2)
+
+
+def guarded(func):
+    """Turn our InputError into exit 2 with located messages; never show a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from partnerdx.errors import EngineError, InputError
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            _fail(exc.problems)
+        except EngineError as exc:
+            click.echo(f"partnerdx: internal engine error: {exc}", err=True)
+            sys.exit(3)
+    return wrapper
+
+
+def _kb(ctx: click.Context):
+    from partnerdx.kb import load_kb
+    obj = ctx.find_root().obj
+    if "kb" not in obj:
+        obj["kb"] = load_kb(tuple(Path(p) for p in obj["overlays"]))
+    return obj["kb"]
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        from partnerdx.io_safe import write_atomic
+        try:
+            write_atomic(Path(out), text)
+        except OSError as exc:
+            from partnerdx.errors import InputError, Problem
+            raise InputError([Problem(out, None, None, f"cannot write: {exc.strerror}")]) from None
+    else:
+        click.echo(text, nl=False)
+
+
+def _known_id(kb, ident: str) -> None:
+    from partnerdx.errors import InputError, Problem
+    from partnerdx.schema import suggest
+    known = list(kb.conclusion_types) + [r.concludes for r in kb.rules if r.kind == "recommendation"]
+    if ident not in known:
+        raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + suggest(ident, known))])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--kb", "overlays", multiple=True, type=click.Path(file_okay=False),
+              help="Directory of authored rules/ and knowledge/ added on top of the built-in base.")
+@click.version_option(package_name="partnerdx")
+@click.pass_context
+def main(ctx: click.Context, overlays: tuple[str, ...]) -> None:
+    """partnerdx: diagnose how well organisations work together in partnership."""
+    ctx.obj = {"overlays": overlays}
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", hidden=True)
+@click.pass_context
+@guarded
+def diagnose(ctx, file, fmt, out, backend):
+    """Diagnose one answers file (YAML or JSON, CONTRACT §2)."""
+    from partnerdx.answers import load_answers
+    from partnerdx.inference import diagnose as run
+    from partnerdx.report import render
+    kb = _kb(ctx)
+    d = run(kb, load_answers(kb, Path(file)), backend)
+    _emit(render(kb, d, fmt), out)
+
+
+@main.command()
+@click.argument("ident", metavar="ID")
+@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def why(ctx, ident, file, fmt):
+    """How conclusion ID was reached, down to the answers and the sources."""
+    from partnerdx.answers import load_answers
+    from partnerdx.explain import why_text, why_tree
+    from partnerdx.inference import diagnose as run
+    kb = _kb(ctx)
+    _known_id(kb, ident)
+    d = run(kb, load_answers(kb, Path(file)))
+    if d.conclusion(ident) is None:
+        click.echo(f"{ident} is not concluded from {file}; `partnerdx why-not {ident} --answers {file}` "
+                   "says which conditions failed.", err=True)
+        sys.exit(1)
+    tree = why_tree(kb, d, ident)
+    click.echo(json.dumps(tree, indent=2, ensure_ascii=False) if fmt == "json" else "\n".join(why_text(tree)))
+
+
+@main.command("why-not")
+@click.argument("ident", metavar="ID")
+@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def why_not(ctx, ident, file, fmt):
+    """Which conditions of the rules that could conclude ID failed or are unanswered."""
+    from partnerdx.answers import load_answers
+    from partnerdx.explain import why_not as explain, why_not_text
+    from partnerdx.inference import diagnose as run
+    kb = _kb(ctx)
+    _known_id(kb, ident)
+    report = explain(kb, run(kb, load_answers(kb, Path(file))), ident)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str) if fmt == "json"
+               else "\n".join(why_not_text(report)))
+
+
+def parse_change(kb, text: str):
+    from partnerdx.answers import check_value
+    from partnerdx.errors import InputError, Problem
+    from partnerdx.schema import suggest
+    if "=" not in text:
+        raise InputError([Problem("<command line>", None, text, "expected ITEM=VALUE")])
+    item, raw = (s.strip() for s in text.split("=", 1))
+    if item not in kb.questions:
+        raise InputError([Problem("<command line>", None, item, "unknown item id" + suggest(item, kb.questions))])
+    q = kb.questions[item]
+    value: object = raw
+    if q.type == "rated":
+        try:
+            value = float(raw) if "." in raw else int(raw)
+        except ValueError:
+            value = raw
+    elif q.type == "multi":
+        value = [v.strip() for v in raw.split(",") if v.strip()]
+    if raw.lower() in ("unknown", ""):
+        return item, None
+    checked, error = check_value(kb, item, value)
+    if error:
+        raise InputError([Problem("<command line>", None, item, error)])
+    return item, checked
+
+
+SCOPE_ALIASES = {"quick": "staircase"}
+
+
+def _scope_choices() -> list[str]:
+    from partnerdx.questionnaire import SCOPES
+    return [*SCOPE_ALIASES, *SCOPES]
+
+
+@main.command()
+@click.option("--session", "name", help="Session name: resumes it when it exists.")
+@click.option("--answers", "file", type=click.Path(dir_okay=False), help="Pre-fill from an answers file.")
+@click.option("--scope", "scope", type=click.Choice(_scope_choices()),
+              help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module.")
+@click.option("--module", "module", type=click.Choice(_scope_choices()), hidden=True,
+              help="Same as --scope (kept for existing scripts).")
+@click.pass_context
+@guarded
+def ask(ctx, name, file, scope, module):
+    """Guided questionnaire in the terminal; saves after every answer; ends with the report.
+
+    End of input (Ctrl-D, or a script whose input runs out) at any prompt is the same as `quit`:
+    the session is saved with everything given so far, and the command says how to resume it.
+    """
+    from partnerdx import ask as terminal
+    from partnerdx import sessions
+    from partnerdx.answers import load_answers
+    kb = _kb(ctx)
+    name = name or terminal.default_name()
+    try:
+        session = sessions.load(name)
+    except sessions.CorruptSession as exc:
+        click.echo(f"partnerdx: {exc}; starting a new session '{name}'.", err=True)
+        session = None
+    new = session is None
+    session = session or sessions.Session(name)
+    if file:
+        pre = load_answers(kb, Path(file))
+        for k, v in pre.values.items():
+            session.answers.setdefault(k, v)
+        session.partnership = session.partnership or pre.partnership
+    scope = scope or module
+    if scope:
+        session.scope = SCOPE_ALIASES.get(scope, scope)
+    session.save()
+    from rich.console import Console
+    term_console = Console(highlight=False)
+
+    def saved_and_leave() -> None:
+        term_console.print(f"Saved session '{name}' ({len(session.answers)} answers) in {session.path}.\n"
+                           f"Resume with: partnerdx ask --session {name}", markup=False)
+
+    if not session.scope:
+        try:
+            session.scope = terminal.choose_scope(term_console, input)
+        except terminal.Quit:
+            saved_and_leave()
+            return
+        session.save()
+    t = terminal.Terminal(kb, session, term_console)
+    t.out.print(f"{'Started' if new else 'Resumed'} session '{name}' ({len(session.answers)} answers so far). "
+                "Saved after every answer.")
+    if t.run():
+        terminal.finish(kb, t)
+        saved_and_leave()
+    else:
+        saved_and_leave()
+
+
+@main.command("sessions")
+@click.option("--export", "export", metavar="NAME", help="Write this session's answers as an answers file.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="With --export: the file to write.")
+@click.pass_context
+@guarded
+def list_sessions(ctx, export, out):
+    """Saved questionnaire sessions; --export NAME writes one as an answers file (CONTRACT §2)."""
+    import time as _time
+
+    import yaml
+    from partnerdx import sessions
+    from partnerdx.errors import InputError, Problem
+    if export:
+        try:
+            s = sessions.load(export)
+        except sessions.CorruptSession as exc:
+            raise InputError([Problem(str(exc.path), None, export, f"session file is unreadable; kept aside as {exc.moved_to}")]) from None
+        if s is None:
+            raise InputError([Problem("<command line>", None, export, "no such session")])
+        kb = _kb(ctx)
+        ordered = {q: s.answers[q] for q in kb.questions if q in s.answers}
+        doc = {"partnership": s.partnership, "answers": ordered} if s.partnership else {"answers": ordered}
+        _emit(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), out)
+        return
+    found = sessions.list_sessions()
+    if not found:
+        click.echo("no saved sessions")
+    for s in found:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(s.updated))
+        click.echo(f"{s.name}\t{s.scope or '-'}\t{len(s.answers)} answers\t{when}")
+
+
+@main.command()
+@click.argument("target", metavar="TARGET")
+@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--max-changes", default=4, show_default=True, type=click.IntRange(1, 12))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def path(ctx, target, file, max_changes, fmt):
+    """What would it take: the smallest answer changes under which TARGET is concluded."""
+    from partnerdx.answers import load_answers
+    from partnerdx.path import find_paths, path_text
+    kb = _kb(ctx)
+    _known_id(kb, target)
+    result = find_paths(kb, load_answers(kb, Path(file)), target, max_changes)
+    if fmt == "json":
+        keep = {k: v for k, v in result.items() if k != "blocked"}
+        if "blocked" in result:
+            keep["blocked"] = result["blocked"]
+        click.echo(json.dumps(keep, indent=2, ensure_ascii=False, default=str))
+    elif fmt == "markdown":
+        click.echo("\n".join(["```", *path_text(kb, result), "```"]))
+    else:
+        click.echo("\n".join(path_text(kb, result)))
+
+
+@main.command("what-if")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("changes", nargs=-1, required=True, metavar="ITEM=VALUE...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@guarded
+def what_if(ctx, file, changes, fmt):
+    """What changes in the diagnosis if those answers change (VALUE 'unknown' removes an answer)."""
+    from partnerdx.answers import load_answers
+    from partnerdx.explain import what_if as compare
+    kb = _kb(ctx)
+    answers = load_answers(kb, Path(file))
+    result = compare(kb, answers, dict(parse_change(kb, c) for c in changes))
+    if fmt == "json":
+        click.echo(json.dumps({k: result[k] for k in ("added", "removed", "unchanged")}, indent=2))
+        return
+    for verb, key in (("added", "added"), ("removed", "removed")):
+        for ident in result[key]:
+            found = (result["after"] if key == "added" else result["before"]).conclusion(ident)
+            click.echo(f"{verb}: {ident} — {found.title}")
+    if not result["added"] and not result["removed"]:
+        click.echo("no change in the diagnosis")
+    click.echo(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
+
+
+@main.command()
+@click.argument("csv_files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="CSV...")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.option("--min-group", type=click.IntRange(min=2), default=3, show_default=True,
+              help="Organisations with fewer respondents are suppressed (count only).")
+@click.option("--gap", type=click.FloatRange(min=0, min_open=True, max=4), default=1.5, show_default=True,
+              help="Report a perception gap where two organisations' means differ by at least this.")
+@click.option("--same-round", is_flag=True,
+              help="The CSVs are parts of one survey round (e.g. one per organisation), not successive rounds.")
+@click.option("--title", help="The partnership's name, for the report's heading.")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", hidden=True)
+@click.pass_context
+@guarded
+def assess(ctx, csv_files, fmt, out, min_group, gap, same_round, title, backend):
+    """Assess a partnership from survey CSVs (CONTRACT §3): figures per organisation, perception gaps,
+    anonymity, diagnoses, an agenda, and the direction of travel between rounds."""
+    from partnerdx.assess import assess as run
+    from partnerdx.assess_report import render
+    from partnerdx.survey import read_survey
+    kb = _kb(ctx)
+    survey = read_survey(kb, [Path(f) for f in csv_files], same_round)
+    for warning in survey.warnings:
+        click.echo(str(warning), err=True)
+    _emit(render(kb, run(kb, survey, min_group, gap, title, backend), fmt), out)
+
+
+DB_HELP = ("Database URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
+           "(default: $PARTNERDX_DB, else SQLite in the user's data directory).")
+
+
+@main.command()
+@click.option("--db", "db_url", envvar="PARTNERDX_DB", metavar="URL", help=DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.pass_context
+@guarded
+def serve(ctx, db_url, host, port):
+    """Run the web questionnaire: facilitators' dashboard and reports, respondents' links /r/TOKEN,
+    and the JSON API (/openapi.json). Upgrades the database schema on start."""
+    from partnerdx.web.app import run
+    run(db_url, host, port, tuple(ctx.find_root().obj["overlays"]), log=lambda m: click.echo(m, err=True))
+
+
+@main.group()
+def user():
+    """Facilitator accounts of the web application (`partnerdx serve`)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--db", "db_url", envvar="PARTNERDX_DB", metavar="URL", help=DB_HELP)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--reset", is_flag=True, help="Set a new password for an existing account (signs it out everywhere).")
+@guarded
+def user_add(name, db_url, password_stdin, reset):
+    """Create a facilitator account NAME; the password is asked for (twice) unless --password-stdin."""
+    from partnerdx.web.accounts import add_account
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    click.echo(add_account(db_url, name, password, reset))
+
+
+@main.group()
+def kb():
+    """Knowledge-author tools: check, lint, test, docs, graph, coverage."""
+
+
+@kb.command()
+@click.option("--seeds", type=click.Path(file_okay=False), envvar="PARTNERDX_SEEDS",
+              help="Folder of seed texts: also check every quote against them.")
+@click.pass_context
+@guarded
+def check(ctx, seeds):
+    """Load and validate the knowledge base; one summary line when clean."""
+    from partnerdx.errors import InputError
+    from partnerdx.kb import check_quotes
+    base = _kb(ctx)
+    if seeds:
+        problems = check_quotes(base, Path(seeds))
+        if problems:
+            raise InputError(problems)
+    counts = base.counts()
+    click.echo("ok: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+               + (f" ({len(base.files)} files{', quotes checked' if seeds else ''})"))
+
+
+@kb.command("test")
+@click.option("-k", "pattern", help="Only examples whose 'rule::example' id contains or matches this.")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True)
+@click.pass_context
+@guarded
+def kb_test(ctx, pattern, backend):
+    """Run every rule's examples; one line per failure and a summary."""
+    from partnerdx.kbtest import run_examples
+    results = run_examples(_kb(ctx), pattern, backend)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        parts = []
+        if r.missing:
+            parts.append(f"expected {', '.join(r.missing)} to be concluded")
+        if r.unexpected:
+            parts.append(f"expected {', '.join(r.unexpected)} not to be concluded")
+        click.echo(f"{r.path}:{r.line}: FAIL {r.test_id}: {'; '.join(parts)} (concluded: {', '.join(r.concluded) or 'nothing'})")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+@kb.command()
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.pass_context
+@guarded
+def coverage(ctx, out):
+    """The coverage table: each seed's elements and the ids that encode them (Markdown)."""
+    from partnerdx.coverage import coverage_markdown
+    _emit(coverage_markdown(_kb(ctx)), out)
+
+
+@kb.command("lint")
+@click.option("--strict", is_flag=True, help="Exit 1 when there are warnings (errors always exit 2).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--seeds", type=click.Path(exists=True, file_okay=False), envvar="PARTNERDX_SEEDS",
+              help="Seed texts to check quotes against [default: ../shared/seeds beside the repository].")
+@click.option("--select", multiple=True, metavar="CODE", help="Run only these codes (repeatable).")
+@click.option("--explain", "explain_code", metavar="CODE", help="Print the documentation of one code.")
+@click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation (docs/lint-codes.md).")
+@click.pass_context
+@guarded
+def kb_lint(ctx, strict, fmt, seeds, select, explain_code, all_codes):
+    """What loads but is questionable: `path:line: CODE id: message [severity]`; exit 0/1/2."""
+    from partnerdx import lint
+    from partnerdx.errors import InputError, Problem
+    from partnerdx.schema import suggest
+    for code in (*select, *([explain_code] if explain_code else [])):
+        if lint.explain(code) is None:
+            raise InputError([Problem("<command line>", None, code, "no such lint code" + suggest(code.upper(), lint.REGISTRY))])
+    if all_codes or explain_code:
+        click.echo(lint.codes_markdown() if all_codes else lint.explain(explain_code), nl=False)
+        return
+    try:
+        base = _kb(ctx)
+    except InputError as exc:
+        findings, dirs = lint.load_findings(exc.problems), []
+    else:
+        dirs = lint.seed_dirs(base.roots[1:], Path(seeds) if seeds else None)
+        findings = lint.lint(base, dirs, [c.upper() for c in select])
+    click.echo(lint.render(findings, dirs, fmt), nl=False)
+    sys.exit(lint.exit_code(findings, strict))
+
+
+@kb.command("docs")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Folder for the site (replaced as a whole).")
+@click.pass_context
+@guarded
+def kb_docs(ctx, out):
+    """A static HTML site of the knowledge base: every rule, question, concept, intervention, source."""
+    from partnerdx.docsite import build_site
+    count = build_site(_kb(ctx), Path(out))
+    click.echo(f"wrote {count} pages to {out}")
+
+
+@kb.command()
+@click.option("--around", help="Only the neighbourhood of this id.")
+@click.option("--depth", default=2, show_default=True, type=click.IntRange(0, 50))
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)
+@click.pass_context
+@guarded
+def graph(ctx, around, depth, fmt):
+    """The dependency graph: items → scores → rules → conclusions → recommendations."""
+    from partnerdx import graph as g
+    from partnerdx.errors import InputError, Problem
+    from partnerdx.schema import suggest
+    base = _kb(ctx)
+    if around and around not in base.graph:
+        raise InputError([Problem("<command line>", None, around, "not in the graph" + suggest(around, base.graph.nodes))])
+    sub = g.neighbourhood(base.graph, around, depth)
+    click.echo({"dot": g.to_dot, "mermaid": g.to_mermaid, "json": g.to_json}[fmt](sub), nl=False)
+
+
+if __name__ == "__main__":
+    main()
