@@ -118,15 +118,15 @@ def why_text(tree: dict, indent: str = "") -> list[str]:
         title = f" — {tree['title']}" if tree.get("title") else ""
         lines.append(f"{indent}{tree['id']}{value}{title}")
         if tree.get("basis", "seed") != "seed":
-            lines.append(f"{indent}  our reading (expert judgement): {tree['because']}")
+            lines.append(f"{indent}  because: our reading (expert judgement, not the authors' claim): {tree['because']}")
             if tree.get("note"):
                 lines.append(f"{indent}  why it is our judgement: {tree['note']}")
         else:
             lines.append(f"{indent}  because: {tree['because']}")
         lines.append(f"{indent}  rule: {tree['rule']}")
-    rests = "rests on" if tree.get("basis", "seed") != "seed" and "question" not in tree else "source"
+    rests = " (what our reading rests on)" if tree.get("basis", "seed") != "seed" and "question" not in tree else ""
     for s in tree.get("sources", []):
-        lines.append(f"{indent}  {rests}: {s['ref']}, {s['at']}: \"{s['quote']}\"")
+        lines.append(f"{indent}  source: {s['ref']}, {s['at']}: \"{s['quote']}\"{rests}")
     for p in tree.get("premises", []):
         lines += why_text(p, indent + "    ")
     return lines

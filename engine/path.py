@@ -94,7 +94,7 @@ class Search:
         if atom.kind == "answered":
             return [{atom.ref: 3}] if self.kb.questions[atom.ref].type == "rated" else []
         if atom.kind == "unanswered":
-            return [{atom.ref: None}]
+            return []           # never advise withdrawing an answer: it is evidence, not a lever
         if atom.kind == "score":
             return self.solve_score(atom, state)
         if atom.kind == "fact":

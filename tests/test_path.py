@@ -44,7 +44,7 @@ def test_pfi_path_to_collaboration_is_found():
 
 
 def test_a_known_single_change_comes_first(tmp_path):
-    answers = {"stair.q01": 4, "stair.q02": 4, "fail.03": 3}
+    answers = {"stair.q01": 4, "stair.q02": 4, "fail.03": 3, "ww.09": 1, "ww.10": 2}
     f = write(tmp_path / "a.json", json.dumps({"answers": answers}))
     result = cli("path", "risk.fail.03", "--answers", f, "--format", "json").json()
     first = result["paths"][0]["changes"]
