@@ -120,11 +120,15 @@ def _boundary(c, out: io.StringIO) -> None:
 def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
     """What it would take to reach the next rung of each ladder (next step, next mode)."""
     from .answers import AnswerSet
-    from .path import find_paths, next_rungs
+    from .path import find_paths, held_rungs, next_rungs
     rungs = next_rungs(kb, d.concluded_ids)
-    if not rungs:
+    held = held_rungs(kb, d.concluded_ids)
+    if not rungs and not held:
         return
     out.write("## What would it take\n\n")
+    for here, because in held:
+        out.write(f"- `{here}` suits this context (`{because}`): what it takes is to make it work well, "
+                  "not to leave it.\n")
     for _, here, there in rungs:
         result = find_paths(kb, AnswerSet(d.answers, d.partnership), there, limit=1)
         title = kb.rules_concluding(there)[0].title
