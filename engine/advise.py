@@ -28,7 +28,7 @@ def advise(kb: KnowledgeBase, d: Diagnosis, backend: str = "reference") -> Diagn
     roles = _roles(kb)
     for c, entries in zip(d.conclusions, _sensitivity(kb, d, backend)):
         c.sensitivity = entries
-    top = top_risks(d, roles)
+    top = top_risks(kb, d, roles)
     first = first_actions(d, top, roles)
     for r in d.recommendations:
         r.first = r.id in first
@@ -65,18 +65,26 @@ def _one(d: Diagnosis, roles: dict[str, str], role: str) -> str | None:
     return next((c.id for c in d.conclusions if roles.get(c.type) == role), None)
 
 
-def rating(c: Conclusion) -> float:
-    """How strongly the answers behind a conclusion were rated: the highest rated item it rests on
-    (a failure reason rated 5 outranks one rated 4); 0 when it rests on no rated answer."""
-    values = [p.value for j in c.justifications for p in j.premises
-              if p.kind == "item" and isinstance(p.value, (int, float)) and not isinstance(p.value, bool)]
-    return float(max(values)) if values else 0.0
+def rating(kb: KnowledgeBase, d: Diagnosis, c: Conclusion) -> float:
+    """How strongly the answers behind a conclusion were rated, on the 1-5 scale of severity: the
+    most severe rated item it rests on (a failure reason rated 5 outranks one rated 4). An item the
+    rule tests from below (`lt`/`lte`, a row answered towards its first column) counts as 6 - value,
+    so a row answered 1 is as severe as a reason rated 5; 0 when it rests on no rated answer."""
+    best = 0.0
+    for j in c.justifications:
+        rule = kb.rules_by_id.get(j.rule)
+        atoms = rule.dnf[d.fired.get(j.rule, 0)] if rule is not None else []
+        below = {a.ref for a in atoms if a.kind == "item" and a.op in ("lt", "lte")}
+        for p in j.premises:
+            if p.kind == "item" and isinstance(p.value, (int, float)) and not isinstance(p.value, bool):
+                best = max(best, float(HIGH + LOW - p.value if p.id in below else p.value))
+    return best
 
 
-def top_risks(d: Diagnosis, roles: dict[str, str]) -> list[str]:
+def top_risks(kb: KnowledgeBase, d: Diagnosis, roles: dict[str, str]) -> list[str]:
     """Risks ordered by rating, highest first; knowledge-base order breaks ties."""
     risks = [(i, c) for i, c in enumerate(d.conclusions) if roles.get(c.type) == "risk"]
-    risks.sort(key=lambda ic: (-rating(ic[1]), ic[0]))
+    risks.sort(key=lambda ic: (-rating(kb, d, ic[1]), ic[0]))
     return [c.id for _, c in risks[:MAX_TOP_RISKS]]
 
 
