@@ -336,3 +336,24 @@ def test_vignette_statutory_community_safety_partnership():
     assert h["mode"] == "mode.constraining" and h["step"] == "stair.collaboration"
     assert {"risk.governance_ambiguous", "risk.checklist_trap", "risk.fail.02"} <= set(h["top_risks"])
     assert "outlook.mandatory" in ids(data) and "int.ap.active_involvement" in h["first_actions"]
+
+
+# ---- one source of truth for Quiver's barrier -> end result links --------------------------------
+
+def test_quiver_links_in_knowledge_and_rules_agree(kb):
+    """knowledge/quiver.yaml records which barriers we read behind each end result; the `cause`
+    rules must suspect exactly those barriers (the seed itself lists both without linking them)."""
+    recorded = set()
+    for c in kb.concepts.values():
+        items = c.data.get("items", [])
+        ends = [i for i in items if kb.questions.get(i) and kb.questions[i].data["instrument"] == "end_results"]
+        if c.id.startswith("quiver.link.") and len(ends) == 1:
+            recorded |= {(ends[0], b) for b in items if b != ends[0]}
+    ruled = set()
+    for r in kb.rules:
+        if r.ctype == "cause":
+            for conj in r.dnf:
+                end = next(a.ref for a in conj if a.kind == "item" and a.op == "gte")
+                barrier = next(a.ref for a in conj if a.kind in ("unanswered", "item") and a.ref != end)
+                ruled.add((end, barrier))
+    assert recorded and ruled == recorded, (sorted(ruled - recorded), sorted(recorded - ruled))
