@@ -51,7 +51,11 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     out.write("## Recommendations\n\n")
     if not d.recommendations:
         out.write("No intervention is indicated by the answers given.\n\n")
+    stage = None
     for n, r in enumerate(d.recommendations, start=1):
+        if r.priority != stage:
+            stage = r.priority
+            out.write(f"\n### Priority {stage}\n\n")
         first = " — **do first**" if r.first else ""
         out.write(f"{n}. **{_md_escape(r.title)}** (`{r.id}`, priority {r.priority}){first}\n")
         out.write(f"   - addresses: {', '.join(f'`{a}`' for a in r.addresses) or 'the partnership as a whole'}\n")
