@@ -125,13 +125,22 @@ def _type(d: Diagnosis, ident: str) -> str | None:
     return getattr(found, "type", None)
 
 
+def _concluded(kb: KnowledgeBase, answers: dict, backend: str) -> list[str]:
+    """The conclusion ids the rules reach from these answers (no justifications: only the fixpoint)."""
+    from . import scores as scoring
+    from .inference import run_rules
+    values = {k: v.value for k, v in scoring.compute(kb.scores, answers).items()}
+    by_id = kb.rules_by_id
+    return list(dict.fromkeys(by_id[r].concludes for r in run_rules(kb, answers, values, backend)
+                              if by_id[r].kind == "conclusion"))
+
+
 def _sensitivity(kb: KnowledgeBase, d: Diagnosis, backend: str) -> list[list[dict]]:
     """For each conclusion, the one-point changes of one answered rated item that would withdraw it.
 
     Each answered rated item that feeds a rule is moved one point up and one point down (within
     1-5) and the whole diagnosis is drawn again; a conclusion that disappears is sensitive to that
     change. Cost: two diagnoses per answered item (a fraction of a millisecond each)."""
-    from .inference import diagnose
     before = [c.id for c in d.conclusions]
     per: dict[str, list[dict]] = {c: [] for c in before}
     feeding = kb.feeding_items
@@ -145,7 +154,7 @@ def _sensitivity(kb: KnowledgeBase, d: Diagnosis, backend: str) -> list[list[dic
                 continue
             trial = dict(d.answers)
             trial[item] = int(new) if float(new).is_integer() else new
-            after = [c.id for c in diagnose(kb, trial, backend).conclusions]
+            after = _concluded(kb, trial, backend)
             removed = [c for c in before if c not in after]
             if not removed:
                 continue
