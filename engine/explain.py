@@ -16,23 +16,38 @@ def _cites(cites) -> list[dict]:
 
 
 def diagnosis_json(kb: KnowledgeBase, d: Diagnosis) -> dict:
-    """CONTRACT §5, plus `rules` (every rule that concluded it) and `scores`."""
+    """CONTRACT §5, plus `rules` (every rule that concluded it) and `scores`; the advise stage's
+    `headline`, `first`, `sensitivity`, and each finding's `basis` and `note`."""
+    from .advise import advise
+    advise(kb, d)
     return {
         "partnership": d.partnership,
+        "headline": d.headline,
         "conclusions": [{
             "id": c.id, "type": c.type, "title": c.title,
             "because": " ".join(j.because for j in c.justifications),
             "rule": c.justifications[0].rule, "rules": [j.rule for j in c.justifications],
             "sources": _cites(c.sources), "from": c.premises,
+            "basis": c.basis, "note": c.note, "sensitivity": c.sensitivity,
         } for c in d.conclusions],
         "recommendations": [{
             "id": r.id, "title": r.title, "priority": r.priority, "addresses": r.addresses,
             "because": " ".join(j.because for j in r.justifications),
             "rules": [j.rule for j in r.justifications], "sources": _cites(r.sources),
+            "basis": r.basis, "note": r.note, "first": r.first,
         } for r in d.recommendations],
         "unanswered": d.unanswered,
         "scores": {k: v.value for k, v in d.scores.items()},
     }
+
+
+def _provenance(node: dict, data) -> dict:
+    """`basis` on every why/why-not node, and the note when it is our judgement."""
+    basis = data.get("basis", "seed") if data is not None else "seed"
+    node["basis"] = basis
+    if basis != "seed":
+        node["note"] = data.get("note")
+    return node
 
 
 def _score_because(kb: KnowledgeBase, d: Diagnosis, sid: str) -> str:
@@ -50,11 +65,26 @@ def premise_node(kb: KnowledgeBase, d: Diagnosis, p: Premise, seen: frozenset = 
         return why_tree(kb, d, p.id, seen)
     if p.kind == "score":
         s, v = kb.scores[p.id], d.scores[p.id]
-        return {"id": p.id, "title": s.title, "value": p.value, "rule": p.id,
-                "because": _score_because(kb, d, p.id), "sources": _cites([s.source]),
-                "premises": [premise_node(kb, d, x, seen) for x in v.inputs]}
+        return _provenance({"id": p.id, "title": s.title, "value": p.value, "rule": p.id,
+                            "because": _score_because(kb, d, p.id), "sources": _cites([s.source]),
+                            "premises": [premise_node(kb, d, x, seen) for x in v.inputs]}, s.data)
     q = kb.questions[p.id]
-    return {"id": p.id, "value": p.value, "question": q.text, "sources": _cites([q.source])}
+    return _provenance({"id": p.id, "value": p.value, "question": q.text, "sources": _cites(_leaf_sources(q, p.value))},
+                       q.data)
+
+
+def _leaf_sources(q, value) -> list:
+    """A rated answer quotes the pole it was answered at. Where a question's source quotes one pole
+    of its scale verbatim (the Table rows), an answer at the other end quotes the other pole, and a
+    middle answer both: a leaf never quotes the mandate/contract column for an answer of 5."""
+    scale = q.data.get("scale") or {}
+    src = q.source
+    if src is None or not isinstance(value, (int, float)) or isinstance(value, bool) \
+            or src.quote not in (scale.get("low"), scale.get("high")) or not scale.get("low") or not scale.get("high"):
+        return [src]
+    from .model import Citation
+    low, high = Citation(src.ref, src.at, scale["low"]), Citation(src.ref, src.at, scale["high"])
+    return [low] if value < 3 else [high] if value > 3 else [low, high]
 
 
 def why_tree(kb: KnowledgeBase, d: Diagnosis, ident: str, seen: frozenset = frozenset()) -> dict:
@@ -64,7 +94,9 @@ def why_tree(kb: KnowledgeBase, d: Diagnosis, ident: str, seen: frozenset = froz
         raise KeyError(ident)
     j = found.justifications[0]
     node: dict[str, Any] = {"id": ident, "title": found.title, "rule": j.rule, "because": j.because,
-                            "sources": _cites(found.sources)}
+                            "sources": _cites(found.sources), "basis": found.basis}
+    if found.basis != "seed":
+        node["note"] = found.note
     if hasattr(found, "type"):
         node["type"] = found.type
     if len(found.justifications) > 1:
@@ -85,10 +117,16 @@ def why_text(tree: dict, indent: str = "") -> list[str]:
     else:
         title = f" — {tree['title']}" if tree.get("title") else ""
         lines.append(f"{indent}{tree['id']}{value}{title}")
-        lines.append(f"{indent}  because: {tree['because']}")
+        if tree.get("basis", "seed") != "seed":
+            lines.append(f"{indent}  because: our reading (expert judgement, not the authors' claim): {tree['because']}")
+            if tree.get("note"):
+                lines.append(f"{indent}  why it is our judgement: {tree['note']}")
+        else:
+            lines.append(f"{indent}  because: {tree['because']}")
         lines.append(f"{indent}  rule: {tree['rule']}")
+    rests = " (what our reading rests on)" if tree.get("basis", "seed") != "seed" and "question" not in tree else ""
     for s in tree.get("sources", []):
-        lines.append(f"{indent}  source: {s['ref']}, {s['at']}: \"{s['quote']}\"")
+        lines.append(f"{indent}  source: {s['ref']}, {s['at']}: \"{s['quote']}\"{rests}")
     for p in tree.get("premises", []):
         lines += why_text(p, indent + "    ")
     return lines
@@ -128,9 +166,9 @@ def why_not(kb: KnowledgeBase, d: Diagnosis, ident: str) -> dict:
         for conj in rule.dnf:
             statuses = [_atom_status(kb, d, a) for a in conj]
             alts.append({"conditions": statuses, "holds": all(s["status"] == "holds" for s in statuses)})
-        out["rules"].append({"rule": rule.id, "title": rule.title, "fired": rule.id in d.fired,
-                             "where": f"{rule.path}:{rule.line}", "alternatives": alts,
-                             "source": rule.source.as_json()})
+        out["rules"].append(_provenance({"rule": rule.id, "title": rule.title, "fired": rule.id in d.fired,
+                                         "where": f"{rule.path}:{rule.line}", "alternatives": alts,
+                                         "source": rule.source.as_json()}, rule.data))
     return out
 
 

@@ -15,7 +15,7 @@ from .answers import AnswerSet
 from .kb import KnowledgeBase
 from .model import Citation, Conclusion, Diagnosis, Justification, Premise, Recommendation
 
-TYPE_ORDER = ["staircase", "mode", "disconnect", "risk", "barrier", "symptom", "cause", "fit",
+TYPE_ORDER = ["staircase", "mode", "strength", "disconnect", "risk", "barrier", "symptom", "cause", "fit",
               "outlook", "pressure", "whatworks", "gap"]
 _TYPE_RANK = {t: i for i, t in enumerate(TYPE_ORDER)}
 BACKENDS = ("durable", "reference")
@@ -114,6 +114,18 @@ def _add_source(sources: list[Citation], cite: Citation | None) -> None:
         sources.append(cite)
 
 
+def _label(found, extra_basis: str, extra_note: str | None) -> None:
+    """Seed only when a seed-labelled rule drew it (and, for a recommendation, the intervention itself
+    is from a seed); otherwise our judgement, with the notes that say why, never the authors' claim."""
+    seed = any(j.basis == "seed" for j in found.justifications) and extra_basis == "seed"
+    found.basis = "seed" if seed else "expert-judgement"
+    if not seed:
+        notes = [j.note for j in found.justifications if j.basis != "seed" and j.note]
+        if extra_basis != "seed" and extra_note:
+            notes.append(extra_note)
+        found.note = " ".join(dict.fromkeys(notes)) or None
+
+
 def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "durable") -> Diagnosis:
     if isinstance(answer_set, dict):
         answer_set = AnswerSet(answer_set)
@@ -131,7 +143,8 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
     for rule_id, index in fired.items():     # knowledge-base order, whichever backend ran
         rule = by_id[rule_id]
         just = Justification(rule.id, _premises(prep.premises[rule_id][index], answers, score_values),
-                             interpolate(rule.because, values))
+                             interpolate(rule.because, values), rule.basis,
+                             rule.data.get("note") if rule.basis != "seed" else None)
         if rule.kind == "conclusion":
             c = conclusions.get(rule.concludes)
             if c is None:
@@ -151,6 +164,10 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
             _add_source(r.sources, rule.source)
     for r in recs.values():
         _add_source(r.sources, kb.interventions[r.id].source)
+        entry = kb.interventions[r.id].data
+        _label(r, entry.get("basis", "seed"), entry.get("note"))
+    for c in conclusions.values():
+        _label(c, "seed", None)
 
     first = prep.first_rule
     ordered = sorted(conclusions.values(), key=lambda c: (_TYPE_RANK.get(c.type, len(TYPE_ORDER)), first[c.id]))

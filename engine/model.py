@@ -149,6 +149,8 @@ class Justification:
     rule: str
     premises: list[Premise]
     because: str
+    basis: str = "seed"            # the rule's label: "seed" | "expert-judgement"
+    note: str | None = None        # the rule's note, for judgement
 
 
 @dataclass
@@ -166,6 +168,9 @@ class Conclusion:
     title: str
     justifications: list[Justification]
     sources: list[Citation]
+    basis: str = "seed"            # "seed" when a seed-labelled rule drew it, else "expert-judgement"
+    note: str | None = None        # why it is our judgement (the notes of the rules that drew it)
+    sensitivity: list = field(default_factory=list)   # one-point answer changes that withdraw it
 
     @property
     def premises(self) -> list[str]:
@@ -184,6 +189,9 @@ class Recommendation:
     addresses: list[str]
     justifications: list[Justification]
     sources: list[Citation]
+    basis: str = "seed"
+    note: str | None = None
+    first: bool = False            # one of the headline's first actions (advise stage)
 
 
 @dataclass
@@ -195,6 +203,7 @@ class Diagnosis:
     recommendations: list[Recommendation]
     unanswered: list[str]
     fired: dict[str, int]          # rule id -> index of the DNF conjunct used
+    headline: dict | None = None   # set by the advise stage: step, mode, strengths, top risks, first actions
 
     def conclusion(self, ident: str) -> Conclusion | Recommendation | None:
         for c in self.conclusions:

@@ -94,7 +94,7 @@ class Search:
         if atom.kind == "answered":
             return [{atom.ref: 3}] if self.kb.questions[atom.ref].type == "rated" else []
         if atom.kind == "unanswered":
-            return [{atom.ref: None}]
+            return []           # never advise withdrawing an answer: it is evidence, not a lever
         if atom.kind == "score":
             return self.solve_score(atom, state)
         if atom.kind == "fact":
@@ -307,11 +307,31 @@ def ladders(kb: KnowledgeBase) -> dict[str, list[str]]:
     return out
 
 
+def stays(kb: KnowledgeBase) -> dict[str, list[str]]:
+    """`stay:` in rules/_ladders.yaml: rung -> conclusions under which the rung suits the context."""
+    from .yamlio import load_yaml_file
+    out: dict[str, list[str]] = {}
+    for root in kb.roots:
+        f = root / "rules" / "_ladders.yaml"
+        if f.is_file():
+            for rung, held in ((load_yaml_file(f) or {}).get("stay") or {}).items():
+                out[rung] = list(held)
+    return out
+
+
+def held_rungs(kb: KnowledgeBase, concluded: list[str]) -> list[tuple[str, str]]:
+    """(current rung, the conclusion that says it suits the context) for rungs not to be left."""
+    return [(rung, next(h for h in held if h in concluded)) for rung, held in stays(kb).items()
+            if rung in concluded and any(h in concluded for h in held)]
+
+
 def next_rungs(kb: KnowledgeBase, concluded: list[str]) -> list[tuple[str, str, str]]:
-    """(ladder, current rung, next rung) for each ladder whose current rung is concluded."""
+    """(ladder, current rung, next rung) for each ladder whose current rung is concluded, except a
+    rung that suits the context (`stay:`): the seeds do not ask such a partnership to climb."""
     out = []
+    held = {rung for rung, _ in held_rungs(kb, concluded)}
     for name, rungs in ladders(kb).items():
         here = [r for r in rungs if r in concluded]
-        if here and rungs.index(here[0]) + 1 < len(rungs):
+        if here and here[0] not in held and rungs.index(here[0]) + 1 < len(rungs):
             out.append((name, here[0], rungs[rungs.index(here[0]) + 1]))
     return out

@@ -18,6 +18,7 @@ TYPE_HEADINGS = {
     "symptom": "End results reported", "cause": "Barriers to check", "fit": "Fit with the context",
     "outlook": "Outlook for service quality", "pressure": "Competing pressures out of balance",
     "whatworks": "What-Works areas that are weak", "gap": "Perception gaps",
+    "strength": "What is working well",
 }
 
 
@@ -36,16 +37,7 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     by_type: dict[str, list] = {}
     for c in d.conclusions:
         by_type.setdefault(c.type, []).append(c)
-    head = []
-    for t in ("staircase", "mode"):
-        for c in by_type.get(t, []):
-            head.append(f"**{TYPE_HEADINGS[t]}:** {_md_escape(c.title)} (`{c.id}`)")
-    risks = by_type.get("risk", [])
-    if risks:
-        head.append("**Top risks:** " + "; ".join(f"{_md_escape(c.title)} (`{c.id}`)" for c in risks[:3]))
-    if not head:
-        head.append("Not enough answers yet for a staircase step or a Figure 1 mode.")
-    out.write("\n".join(f"- {h}" for h in head) + "\n\n")
+    _headline(kb, d, out)
     out.write("## Findings\n\n")
     if not d.conclusions:
         out.write("No conclusion can be drawn from the answers given.\n\n")
@@ -53,22 +45,21 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
         out.write(f"### {TYPE_HEADINGS.get(t, t.title())}\n\n")
         for c in items:
             out.write(f"- **{_md_escape(c.title)}** (`{c.id}`)\n")
-            for j in c.justifications:
-                out.write(f"  - because {_md_escape(j.because)}\n")
-            for s in c.sources:
-                out.write(f"  - source: {_cite(s)}\n")
+            _grounds(c, out, "  ")
+            _boundary(c, out)
         out.write("\n")
     out.write("## Recommendations\n\n")
     if not d.recommendations:
         out.write("No intervention is indicated by the answers given.\n\n")
+    stage = None
     for n, r in enumerate(d.recommendations, start=1):
-        first = " — **do first**" if n <= 3 else ""
+        if r.priority != stage:
+            stage = r.priority
+            out.write(f"\n### Priority {stage}\n\n")
+        first = " — **do first**" if r.first else ""
         out.write(f"{n}. **{_md_escape(r.title)}** (`{r.id}`, priority {r.priority}){first}\n")
         out.write(f"   - addresses: {', '.join(f'`{a}`' for a in r.addresses) or 'the partnership as a whole'}\n")
-        for j in r.justifications:
-            out.write(f"   - because {_md_escape(j.because)}\n")
-        for s in r.sources:
-            out.write(f"   - source: {_cite(s)}\n")
+        _grounds(r, out, "   ")
     out.write("\n")
     _next_steps(kb, d, out)
     if d.unanswered:
@@ -76,14 +67,72 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     return out.getvalue()
 
 
+def _headline(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
+    """The report opens with the advise stage's headline and the first actions with their reasons."""
+    from .advise import advise
+    h = advise(kb, d).headline
+    titles = {c.id: c.title for c in d.conclusions}
+    head = []
+    if h["step"]:
+        head.append(f"**{TYPE_HEADINGS['staircase']}:** {_md_escape(titles[h['step']])} (`{h['step']}`)")
+    if h["mode"]:
+        head.append(f"**{TYPE_HEADINGS['mode']}:** {_md_escape(titles[h['mode']])} (`{h['mode']}`)")
+    if h["strengths"]:
+        head.append("**What is working well:** " + "; ".join(f"{_md_escape(titles[i])} (`{i}`)" for i in h["strengths"]))
+    if h["top_risks"]:
+        head.append("**Top risks:** " + "; ".join(f"{_md_escape(titles[i])} (`{i}`)" for i in h["top_risks"]))
+    if not head:
+        head.append("Not enough answers yet for a staircase step or a Figure 1 mode.")
+    out.write("\n".join(f"- {x}" for x in head) + "\n\n")
+    first = [r for r in d.recommendations if r.first]
+    if first:
+        out.write("## First actions: do first\n\n")
+        for n, r in enumerate(first, start=1):
+            reading = "our reading: " if r.basis != "seed" else ""
+            out.write(f"{n}. **{_md_escape(r.title)}** (`{r.id}`): {reading}{_md_escape(r.justifications[0].because)}\n")
+        out.write("\n")
+
+
+def _grounds(found, out: io.StringIO, pad: str) -> None:
+    """Why a finding holds. Our judgement is shown as ours ("our reading of" the place it rests on,
+    with the note), the quote as what it rests on; a seed's claim as "because" with its source."""
+    for j in found.justifications:
+        if j.basis != "seed":
+            at = found.sources[0].at if found.sources else "the sources"
+            out.write(f"{pad}- our reading of {_md_escape(at)} (expert judgement): {_md_escape(j.because)}\n")
+        else:
+            out.write(f"{pad}- because {_md_escape(j.because)}\n")
+    if found.basis != "seed" and found.note:
+        out.write(f"{pad}- why this is our judgement: {_md_escape(found.note)}\n")
+    label = "rests on" if found.basis != "seed" else "source"
+    for c in found.sources:
+        out.write(f"{pad}- {label}: {_cite(c)}\n")
+
+
+def _boundary(c, out: io.StringIO) -> None:
+    """Say so in words when one answer moved by one point would withdraw a conclusion."""
+    if not c.sensitivity:
+        return
+    moves = "; ".join(
+        ", ".join(f"`{i}` → {v}" for i, v in e["set"].items())
+        + (f" (would conclude {', '.join(f'`{a}`' for a in e['adds'])} instead)" if e["adds"] else "")
+        for e in c.sensitivity[:3])
+    more = f" and {len(c.sensitivity) - 3} more" if len(c.sensitivity) > 3 else ""
+    out.write(f"  - near the boundary: one answer moved by one point withdraws it: {moves}{more}\n")
+
+
 def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
     """What it would take to reach the next rung of each ladder (next step, next mode)."""
     from .answers import AnswerSet
-    from .path import find_paths, next_rungs
+    from .path import find_paths, held_rungs, next_rungs
     rungs = next_rungs(kb, d.concluded_ids)
-    if not rungs:
+    held = held_rungs(kb, d.concluded_ids)
+    if not rungs and not held:
         return
     out.write("## What would it take\n\n")
+    for here, because in held:
+        out.write(f"- `{here}` suits this context (`{because}`): what it takes is to make it work well, "
+                  "not to leave it.\n")
     for _, here, there in rungs:
         result = find_paths(kb, AnswerSet(d.answers, d.partnership), there, limit=1)
         title = kb.rules_concluding(there)[0].title

@@ -25,7 +25,7 @@ CITATION = {
 }
 BASIS = {"enum": ["seed", "expert-judgement"]}
 CONCLUSION_TYPES = ["mode", "staircase", "risk", "barrier", "disconnect", "fit", "outlook", "gap",
-                    "symptom", "cause", "pressure", "whatworks"]
+                    "symptom", "cause", "pressure", "whatworks", "strength"]
 INSTRUMENTS = ["staircase", "table1", "table2", "failure", "barriers", "end_results", "pressures",
                "what_works", "context"]
 SCORE_FUNCTIONS = ["mean", "min", "max", "sum", "count", "count_gte", "count_lte", "diff"]

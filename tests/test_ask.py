@@ -136,7 +136,7 @@ def run_piped(home: Path, lines: list[str], *args: str) -> tuple[list[str], str]
 def test_quick_staircase_check_never_asks_table_items(tmp_path):
     asked, out = run_piped(tmp_path, ["1", "1,2", "2"] + ["3"] * 10 + [""], "--session", "quick", "--module", "staircase")
     stair = [a for a in asked if a.startswith("stair.")]
-    assert stair == [f"stair.q{n:02d}" for n in range(1, len(stair) + 1)] and len(stair) >= 9
+    assert stair == sorted(stair) and stair[:7] == [f"stair.q{n:02d}" for n in range(1, 8)] and len(stair) >= 8
     assert asked[:3] == ["context.sectors", "context.aims", "context.service"]
     assert not [a for a in asked if not a.startswith(("stair.", "context."))]
     assert "So far:" in out and "stair.collaboration" in out

@@ -44,7 +44,7 @@ def test_pfi_path_to_collaboration_is_found():
 
 
 def test_a_known_single_change_comes_first(tmp_path):
-    answers = {"stair.q01": 4, "stair.q02": 4, "fail.03": 3}
+    answers = {"stair.q01": 4, "stair.q02": 4, "fail.03": 3, "ww.09": 1, "ww.10": 2}
     f = write(tmp_path / "a.json", json.dumps({"answers": answers}))
     result = cli("path", "risk.fail.03", "--answers", f, "--format", "json").json()
     first = result["paths"][0]["changes"]
@@ -72,8 +72,13 @@ def test_already_concluded_and_unknown_target():
 def test_every_report_says_what_the_next_step_and_mode_would_take():
     md = cli("diagnose", PFI, "--format", "markdown").out
     section = md.split("## What would it take", 1)[1]
-    assert "(`stair.collaboration`)" in section and "(`mode.constraining`)" in section
-    assert "`stair.q0" in section and "`t2.r" in section
+    assert "(`stair.collaboration`)" in section and "`stair.q0" in section
+    # complying suits a PFI (fit.complying.suited): the report does not propose leaving it
+    assert "(`mode.constraining`)" not in section and "`t2.r" not in section
+    assert "`mode.complying` suits this context" in section
+    md = cli("diagnose", CONSTRAINING, "--format", "markdown").out
+    section = md.split("## What would it take", 1)[1]
+    assert "(`mode.creating`)" in section and ("`t2.r" in section or "`t1.r" in section)
 
 
 def test_ladders_name_only_real_conclusions_in_order(kb):
