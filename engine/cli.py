@@ -168,10 +168,10 @@ def _scope_choices() -> list[str]:
 @main.command()
 @click.option("--session", "name", help="Session name: resumes it when it exists.")
 @click.option("--answers", "file", type=click.Path(dir_okay=False), help="Pre-fill from an answers file.")
-@click.option("--scope", "scope", type=click.Choice(_scope_choices()),
-              help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module.")
-@click.option("--module", "module", type=click.Choice(_scope_choices()), hidden=True,
-              help="Same as --scope (kept for existing scripts).")
+@click.option("--scope", "scope", metavar="|".join(_scope_choices()),
+              help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module "
+                   "(an overlay's modules too).")
+@click.option("--module", "module", hidden=True, help="Same as --scope (kept for existing scripts).")
 @click.pass_context
 @guarded
 def ask(ctx, name, file, scope, module):
@@ -198,7 +198,15 @@ def ask(ctx, name, file, scope, module):
             session.answers.setdefault(k, v)
         session.partnership = session.partnership or pre.partnership
     scope = scope or module
+    from partnerdx.questionnaire import scopes
+    modules = scopes(kb)
     if scope:
+        if SCOPE_ALIASES.get(scope, scope) not in modules:
+            from partnerdx.errors import InputError, Problem
+            from partnerdx.schema import suggest
+            known = [*SCOPE_ALIASES, *modules]
+            raise InputError([Problem("<command line>", None, scope, f"not a module: choose one of {', '.join(known)}"
+                                      + suggest(scope, known))])
         session.scope = SCOPE_ALIASES.get(scope, scope)
     session.save()
     from rich.console import Console
@@ -210,7 +218,7 @@ def ask(ctx, name, file, scope, module):
 
     if not session.scope:
         try:
-            session.scope = terminal.choose_scope(term_console, input)
+            session.scope = terminal.choose_scope(term_console, input, modules)
         except terminal.Quit:
             saved_and_leave()
             return

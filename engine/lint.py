@@ -107,9 +107,10 @@ REGISTRY[LOAD_ERROR.code] = LOAD_ERROR
 # ---- context shared by the checks ---------------------------------------------------------------
 
 def load_types(root: Path | None = None) -> dict[str, dict]:
-    """Conclusion types from rules/_types.yaml: title, text and whether they are exclusive."""
+    """Conclusion types of the built-in base (rules/_types.yaml): title, text, exclusive, section, order.
+    A loaded knowledge base has them, overlays' included, as `kb.types`."""
     doc = load_yaml_file((root or builtin_root()) / "rules" / "_types.yaml")
-    return {k: dict(v) for k, v in doc["types"].items()}
+    return {k: {x: y for x, y in v.items() if x != "override"} for k, v in doc["types"].items()}
 
 
 def default_seeds() -> Path | None:
@@ -125,7 +126,7 @@ class Context:
 
     @cached_property
     def types(self) -> dict[str, dict]:
-        return load_types()
+        return self.kb.types
 
     @cached_property
     def base(self) -> KnowledgeBase:

@@ -12,13 +12,6 @@ from .explain import diagnosis_json
 from .kb import KnowledgeBase
 from .model import Diagnosis
 
-TYPE_HEADINGS = {
-    "staircase": "Staircase of Relationships", "mode": "Figure 1 mode (mandatory/voluntary × contract/trust)",
-    "disconnect": "Say-versus-do disconnects", "risk": "Risks of failure", "barrier": "Barriers present",
-    "symptom": "End results reported", "cause": "Barriers to check", "fit": "Fit with the context",
-    "outlook": "Outlook for service quality", "pressure": "Competing pressures out of balance",
-    "whatworks": "What-Works areas that are weak", "gap": "Perception gaps",
-}
 
 
 def _md_escape(text: str) -> str:
@@ -39,25 +32,41 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     head = []
     for t in ("staircase", "mode"):
         for c in by_type.get(t, []):
-            head.append(f"**{TYPE_HEADINGS[t]}:** {_md_escape(c.title)} (`{c.id}`)")
+            head.append(f"**{kb.type_info(t)['title']}:** {_md_escape(c.title)} (`{c.id}`)")
     risks = by_type.get("risk", [])
     if risks:
         head.append("**Top risks:** " + "; ".join(f"{_md_escape(c.title)} (`{c.id}`)" for c in risks[:3]))
     if not head:
         head.append("Not enough answers yet for a staircase step or a Figure 1 mode.")
     out.write("\n".join(f"- {h}" for h in head) + "\n\n")
-    out.write("## Findings\n\n")
-    if not d.conclusions:
-        out.write("No conclusion can be drawn from the answers given.\n\n")
-    for t, items in by_type.items():
-        out.write(f"### {TYPE_HEADINGS.get(t, t.title())}\n\n")
-        for c in items:
-            out.write(f"- **{_md_escape(c.title)}** (`{c.id}`)\n")
-            for j in c.justifications:
-                out.write(f"  - because {_md_escape(j.because)}\n")
-            for s in c.sources:
-                out.write(f"  - source: {_cite(s)}\n")
-        out.write("\n")
+    sections: dict[str, list[str]] = {"Findings": []}   # each type's section and order come from the KB
+    for t in sorted(by_type, key=lambda t: kb.type_info(t)["order"]):
+        sections.setdefault(kb.type_info(t)["section"], []).append(t)
+    for section, types in sections.items():
+        if not types and (section != "Findings" or d.conclusions):
+            continue
+        out.write(f"## {_md_escape(section)}\n\n")
+        if section == "Findings" and not d.conclusions:
+            out.write("No conclusion can be drawn from the answers given.\n\n")
+        for t in types:
+            _findings(out, kb.type_info(t)["title"], by_type[t])
+    _recommendations(kb, d, out)
+    return out.getvalue()
+
+
+def _findings(out: io.StringIO, heading: str, items: list) -> None:
+    """One type's conclusions under its heading, each with its reasons and sources."""
+    out.write(f"### {_md_escape(heading)}\n\n")
+    for c in items:
+        out.write(f"- **{_md_escape(c.title)}** (`{c.id}`)\n")
+        for j in c.justifications:
+            out.write(f"  - because {_md_escape(j.because)}\n")
+        for s in c.sources:
+            out.write(f"  - source: {_cite(s)}\n")
+    out.write("\n")
+
+
+def _recommendations(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
     out.write("## Recommendations\n\n")
     if not d.recommendations:
         out.write("No intervention is indicated by the answers given.\n\n")
@@ -73,7 +82,6 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     _next_steps(kb, d, out)
     if d.unanswered:
         out.write(f"*{len(d.unanswered)} unanswered questions could still change this diagnosis.*\n")
-    return out.getvalue()
 
 
 def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
