@@ -569,6 +569,29 @@ def kb_lint(ctx, strict, fmt, seeds, select, ignore, explain_code, all_codes):
     sys.exit(lint.exit_code(findings, strict))
 
 
+@kb.command("schema")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write one JSON Schema per document kind into (created if missing).")
+@click.pass_context
+@guarded
+def kb_schema(ctx, out):
+    """JSON Schemas for editors: one per document kind (question, concept, intervention, source,
+    rules, scenarios) and vocabulary file (types, instruments), with this knowledge base's names as
+    enums. Point an editor at one with `# yaml-language-server: $schema=DIR/question.schema.json`."""
+    from partnerdx.errors import InputError, Problem
+    from partnerdx.io_safe import write_atomic
+    from partnerdx.schema import export_schemas
+    schemas = export_schemas(_kb(ctx, refuse_errors=False))
+    target = Path(out)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, schema in schemas.items():
+            write_atomic(target / name, json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise InputError([Problem(out, None, None, f"cannot write: {exc.strerror}")]) from None
+    click.echo(f"wrote {len(schemas)} schemas to {out}")
+
+
 @kb.command("docs")
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Folder for the site (replaced as a whole).")
 @click.pass_context

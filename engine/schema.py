@@ -70,7 +70,7 @@ ENTRY_SCHEMAS: dict[str, dict] = {
         "published": _text, "seed": _text, "url": _text, "note": _text, "override": {"type": "boolean"}, "lint": LINT,
     }),
     "question": _entry(["id", "instrument", "title", "text", "help", "source"], {
-        "id": _id, "instrument": _id, "title": _text, "text": _text, "help": _text,
+        "id": _id, "instrument": dict(_id), "title": _text, "text": _text, "help": _text,
         "type": {"enum": ["rated", "choice", "multi"]},
         "scale": _entry(["low", "high"], {"low": _text, "high": _text, "mid": _text}),
         "options": {"type": "array", "minItems": 1,
@@ -99,7 +99,7 @@ SCORE_SCHEMA = _entry(["id", "title", "fn", "of", "source"], {
 RULE_SCHEMA = _entry(["id", "title", "when", "then", "because", "source", "examples"], {
     "id": _id, "title": _text, "when": {"type": "object"},
     "then": {"oneOf": [
-        _entry(["conclude", "type"], {"conclude": _id, "type": _id}),
+        _entry(["conclude", "type"], {"conclude": _id, "type": dict(_id)}),
         _entry(["recommend", "priority"], {"recommend": _id,
                                            "priority": {"type": "integer", "minimum": 1, "maximum": 5}}),
     ]},
@@ -336,3 +336,39 @@ def _name(entry: Any, index: Any) -> str | None:
     if isinstance(entry, dict) and isinstance(entry.get("id"), str):
         return entry["id"]
     return index if isinstance(index, str) else None
+
+
+# ---- JSON Schema files for editors (`partnerdx kb schema -o DIR`) ------------------------------------
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def export_schemas(kb: Any) -> dict[str, dict]:
+    """One JSON Schema per document kind, from the very schemas the loader checks with, with the
+    knowledge base's names as enums where an editor can complete them (source refs, instruments,
+    modules, conclusion types). File name -> schema."""
+    refs = {"enum": sorted(kb.sources)} if kb.sources else _id
+    swaps = {
+        id(CITATION): {**CITATION, "properties": {**CITATION["properties"], "ref": refs}},
+        id(ENTRY_SCHEMAS["question"]["properties"]["instrument"]): {"enum": sorted(kb.instruments)},
+        id(INSTRUMENT_SCHEMA["properties"]["module"]): {"enum": sorted(kb.modules)},
+    }
+    then = RULE_SCHEMA["properties"]["then"]["oneOf"][0]["properties"]["type"]
+    swaps[id(then)] = {"enum": sorted(kb.types)}
+
+    def copy(node: Any) -> Any:
+        if id(node) in swaps:
+            return swaps[id(node)]
+        if isinstance(node, dict):
+            return {k: copy(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [copy(v) for v in node]
+        return node
+
+    out = {}
+    for kind, schema in DOCUMENT_SCHEMAS.items():
+        out[f"{kind}.schema.json"] = {"$schema": SCHEMA_DIALECT, "title": f"partnerdx: kind: {kind}", **copy(schema)}
+    for name, schema in VOCABULARY_SCHEMAS.items():
+        stem = name.strip("_").removesuffix(".yaml")
+        out[f"{stem}.schema.json"] = {"$schema": SCHEMA_DIALECT, "title": f"partnerdx: {name}", **copy(schema)}
+    return out
