@@ -794,7 +794,10 @@ def codes_markdown() -> str:
             "one section.\n\n"
             "`partnerdx kb lint` prints one finding per line, `path:line: CODE id: message [severity]`, and "
             "exits 0 when clean, 1 when there are only warnings and `--strict` is given, 2 when there are "
-            "errors (including a knowledge base that does not load, PDX001).\n\n"
+            "errors (including a knowledge base that does not load, PDX001). `partnerdx kb check` fails on "
+            "the same errors, and every other command refuses a `--kb` overlay that has any.\n\n"
+            "`--select CODE` runs only some codes and `--ignore CODE` skips some; one entry waives codes for "
+            "itself, with the reason required beside them: `lint: {ignore: [PDX201], reason: \"...\"}`.\n\n"
             "| code | name | severity | summary |\n|---|---|---|---|\n" + rows +
             "\nRetired codes are never reused; a renamed code points to its successor:\n\n"
             "| retired | now |\n|---|---|\n" + renamed + "\n" + sections)
