@@ -465,9 +465,16 @@ def _watch(ctx, once) -> None:
     from partnerdx.kb import builtin_root
     roots = [str(builtin_root() / "rules"), str(builtin_root() / "knowledge"),
              *(str(Path(o)) for o in ctx.find_root().obj["overlays"])]
-    once()
-    try:
-        for _ in watch(*[r for r in roots if Path(r).exists()], raise_interrupt=False):
+    started = False
+    try:   # the first (empty) yield comes once the watcher is set up: no save is missed after the first run
+        for changes in watch(*[r for r in roots if Path(r).exists()], raise_interrupt=False,
+                             yield_on_timeout=True, rust_timeout=300):
+            if not started:
+                started = True
+                once()
+                continue
+            if not changes:
+                continue
             ctx.find_root().obj.pop("kb", None)
             ctx.find_root().obj.pop("linted", None)
             click.echo("--- change seen; running again", err=True)

@@ -361,3 +361,28 @@ def test_why_hints_reproduce_the_overlay_and_the_answers():
     assert f"`partnerdx --kb {OVERLAY} why-not hc.foundations_weak --answers {EXAMPLES / 'pfi-hospital.yaml'}`" in run.err
     run = cli("--kb", OVERLAY, "why-not", "hc.foundations_weak", "--answers", ANSWERS)
     assert f"`partnerdx --kb {OVERLAY} why hc.foundations_weak --answers {ANSWERS}`" in run.out
+
+
+def test_serve_refuses_an_overlay_with_errors_before_starting(tmp_path):
+    write(tmp_path / "rules" / "r.yaml", CYCLE)
+    run = cli("--kb", tmp_path, "serve", "--db", f"sqlite:///{tmp_path / 'db.sqlite'}", code=2)
+    assert "PDX103" in run.err and "refusing to use the --kb overlay" in run.err
+
+
+def test_kb_check_watch_runs_again_on_save(tmp_path):
+    import pexpect
+    rules = write(tmp_path / "rules" / "r.yaml", "kind: rules\nfamily: local\nrules:\n"
+                  + rule("local.withheld", "{item: stair.q06, lte: 2}"))
+    env = dict(os.environ, NO_COLOR="1", TERM="dumb")
+    child = pexpect.spawn(sys.executable, [str(ROOT / "cli.py"), "--kb", str(tmp_path), "kb", "check", "--watch"],
+                          env=env, encoding="utf-8", timeout=120)
+    try:
+        child.expect("ok: ")
+        rules.write_text(rules.read_text(encoding="utf-8").replace("type: risk", "type: rsik"), encoding="utf-8")
+        child.expect("change seen; running again")
+        child.expect("type 'rsik' is not one of")
+        rules.write_text(rules.read_text(encoding="utf-8").replace("type: rsik", "type: risk"), encoding="utf-8")
+        child.expect("ok: ")
+    finally:
+        child.kill(2)
+        child.close()
