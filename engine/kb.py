@@ -630,6 +630,8 @@ def load_kb(overlays: tuple[Path, ...] = (), root: Path | None = None) -> Knowle
             raise InputError([Problem(display_path(d), None, None, "--kb must be a directory with rules/ and/or knowledge/")])
     files = [f for directory in (base, *overlays)
              for f in (*vocabulary_files(directory), *(f for sub in SUBFOLDERS for f in yaml_files(directory, sub)))]
+    if not vocabulary_files(base):
+        files += vocabulary_files(builtin_root())
     listing = [p for o in overlays for p in sorted(o.rglob("*"))]   # ignored files are reported, so key them
     key = cache.key(files + [Path(f"<listing>{p}") for p in listing])
     kb = cache.get(key)
@@ -645,6 +647,9 @@ def _load_uncached(overlays: tuple[Path, ...], root: Path) -> KnowledgeBase:
     base = root
     builder.kb.roots = [base, *overlays]
     roots = [(base, True), *((o, False) for o in overlays)]
+    if not vocabulary_files(base):               # a generated base (tests, benchmarks) without vocabulary
+        for f in vocabulary_files(builtin_root()):   # uses the built-in instruments, modules and types
+            builder.add_vocabulary(f, True, base)
     for directory, builtin in roots:            # vocabulary first: entries are checked against it
         for f in vocabulary_files(directory):
             builder.add_vocabulary(f, builtin, directory)
