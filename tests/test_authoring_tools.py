@@ -386,3 +386,24 @@ def test_kb_check_watch_runs_again_on_save(tmp_path):
     finally:
         child.kill(2)
         child.close()
+
+
+def test_assess_reports_the_new_instrument_and_section(tmp_path):
+    header = "respondent,organisation,sector," + ",".join(f"hc.q0{n}" for n in range(1, 7))
+    rows = [f"R{i},{'Council' if i < 4 else 'Trust'},public," + ",".join(["2", "1", "2", "3", "1", "2"]) for i in range(8)]
+    csv = write(tmp_path / "hc.csv", "\n".join([header, *rows]) + "\n")
+    md = cli("--kb", OVERLAY, "assess", csv, "--format", "markdown").out
+    assert "| Shared purpose (`hc.q01`) |" in md
+    assert "### Partnership health check" in md and "#### Health-check concerns" in md
+
+
+def test_an_overlay_may_retitle_a_builtin_type_only_with_override(tmp_path):
+    write(tmp_path / "rules" / "_types.yaml", "types:\n  fit:\n    title: Suits the context?\n")
+    err = cli("--kb", tmp_path, "kb", "check", code=2).err
+    assert "fit: duplicate type name (first defined at" in err and "set 'override: true'" in err
+    write(tmp_path / "rules" / "_types.yaml", "types:\n  fit:\n    title: Suits the context?\n    order: 5\n"
+          "    override: true\n")
+    cli("--kb", tmp_path, "kb", "check")
+    md = cli("--kb", tmp_path, "diagnose", EXAMPLES / "pfi-hospital.yaml", "--format", "markdown").out
+    headings = [line for line in md.splitlines() if line.startswith("### ")]
+    assert headings[0] == "### Suits the context?" and "### Fit with the context" not in md   # title and order
