@@ -273,6 +273,8 @@ def check_document(doc: Any, path: str) -> Checked:
         line = doc.line_of("kind") if isinstance(doc, LineDict) else None
         return Checked([Problem(path, line, None, f"kind {kind!r} is not one of {', '.join(KINDS)}"
                                 + suggest(str(kind), KINDS))], usable=False)
+    if _validator(DOCUMENT_SCHEMAS[kind]).is_valid(doc):   # the common case, one pass
+        return Checked()
     return _check_lists(_ENVELOPES[kind], ENTRY_LISTS[kind], doc, path)
 
 
@@ -281,6 +283,8 @@ def check_vocabulary(doc: Any, name: str, path: str) -> Checked:
     if not isinstance(doc, dict):
         return Checked([Problem(path, getattr(doc, "line", None), None,
                                 f"expected a mapping with keys {', '.join(VOCABULARY_LISTS[name])}")], usable=False)
+    if _validator(VOCABULARY_SCHEMAS[name]).is_valid(doc):
+        return Checked()
     return _check_lists(_VOCABULARY_ENVELOPES[name], VOCABULARY_LISTS[name], doc, path)
 
 
