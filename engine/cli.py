@@ -89,7 +89,10 @@ def _known_id(kb, ident: str) -> None:
     from partnerdx.schema import suggest
     known = list(kb.conclusion_types) + [r.concludes for r in kb.rules if r.kind == "recommendation"]
     if ident not in known:
-        raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + suggest(ident, known))])
+        what = ("a question" if ident in kb.questions else "a score" if ident in kb.scores else
+                f"the id of a rule concluding '{kb.rules_by_id[ident].concludes}'" if ident in kb.rules_by_id else None)
+        hint = f" (it is {what}, not a conclusion)" if what else suggest(ident, known)
+        raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + hint)])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

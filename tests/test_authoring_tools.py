@@ -407,3 +407,10 @@ def test_an_overlay_may_retitle_a_builtin_type_only_with_override(tmp_path):
     md = cli("--kb", tmp_path, "diagnose", EXAMPLES / "pfi-hospital.yaml", "--format", "markdown").out
     headings = [line for line in md.splitlines() if line.startswith("### ")]
     assert headings[0] == "### Suits the context?" and "### Fit with the context" not in md   # title and order
+
+
+def test_why_of_an_id_that_is_no_conclusion_says_what_it_is():
+    err = cli("why", "stair.q01", "--answers", ANSWERS, code=2).err
+    assert "no rule concludes this id (it is a question, not a conclusion)" in err and "did you mean" not in err
+    err = cli("--kb", OVERLAY, "why-not", "rec.hc.joint_review", "--answers", ANSWERS, code=2).err
+    assert "(it is the id of a rule concluding 'int.hc.joint_review', not a conclusion)" in err
