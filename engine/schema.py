@@ -290,10 +290,9 @@ def check_vocabulary(doc: Any, name: str, path: str) -> Checked:
 
 def _check_lists(envelope: dict, lists: dict[str, dict], doc: Any, path: str) -> Checked:
     checked = Checked(_problems(envelope, doc, path))
-    if checked.problems:
-        bad_keys = {p.message.split("'")[1] for p in checked.problems if p.message.startswith("unexpected key")}
-        checked.usable = not any(k in ("kind",) for k in bad_keys) and all(
-            isinstance(doc.get(k, []), (list, dict)) for k in lists)
+    # the frame's own problems (a missing `family`, an unknown top-level key) are reported, and the
+    # entries still load when their lists are lists: what follows from them is then no cascade
+    checked.usable = all(isinstance(doc.get(k) or [], (list, dict)) for k in lists)
     for key, schema in lists.items():
         node = doc.get(key)
         items = list(enumerate(node)) if isinstance(node, list) else list(node.items()) if isinstance(node, dict) else []
