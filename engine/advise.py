@@ -48,17 +48,8 @@ def _roles(kb: KnowledgeBase) -> dict[str, str]:
 
 
 def kb_types(kb: KnowledgeBase) -> dict[str, dict]:
-    """`rules/_types.yaml` from the base and any overlay (a later one adds or replaces a type)."""
-    from .yamlio import load_yaml_file
-    cache = kb.__dict__.setdefault("_backends", {})
-    if "_types" not in cache:
-        out: dict[str, dict] = {}
-        for root in kb.roots:
-            f = root / "rules" / "_types.yaml"
-            if f.is_file():
-                out.update({k: dict(v) for k, v in ((load_yaml_file(f) or {}).get("types") or {}).items()})
-        cache["_types"] = out
-    return cache["_types"]
+    """The conclusion types of the base and its overlays (the loader's vocabulary, `kb.types`)."""
+    return kb.types
 
 
 def _one(d: Diagnosis, roles: dict[str, str], role: str) -> str | None:

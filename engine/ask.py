@@ -174,11 +174,13 @@ class Terminal:
             return False
 
 
-def choose_scope(console: Console, read: Callable[[str], str]) -> str:
-    keys = list(SCOPES)
+def choose_scope(console: Console, read: Callable[[str], str], modules: dict | None = None) -> str:
+    """Ask which module to answer; `modules` comes from the knowledge base (overlays add some)."""
+    modules = modules or SCOPES
+    keys = list(modules)
     console.print("What would you like to do?")
     for n, k in enumerate(keys, start=1):
-        console.print(f"  {n}. {SCOPES[k][0]} [{k}]")
+        console.print(f"  {n}. {modules[k][0]} [{k}]")
     while True:
         try:
             text = read("scope> ").strip().lower()
@@ -186,7 +188,7 @@ def choose_scope(console: Console, read: Callable[[str], str]) -> str:
             raise Quit from None
         if text.isdigit() and 1 <= int(text) <= len(keys):
             return keys[int(text) - 1]
-        if text in SCOPES:
+        if text in modules:
             return text
         console.print(f"Type a number from 1 to {len(keys)}.")
 

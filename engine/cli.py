@@ -36,12 +36,40 @@ def guarded(func):
     return wrapper
 
 
-def _kb(ctx: click.Context):
+def _kb(ctx: click.Context, refuse_errors: bool = True):
+    """The knowledge base with the `--kb` overlays. Files the overlays hold but nothing reads are
+    reported once; an overlay with error-level lint findings (a cycle, two modes at once, a quote
+    not in its seed) is refused, with the findings, unless the command is itself an author tool
+    that reports them (`refuse_errors=False`)."""
     from partnerdx.kb import load_kb
     obj = ctx.find_root().obj
     if "kb" not in obj:
         obj["kb"] = load_kb(tuple(Path(p) for p in obj["overlays"]))
+        for notice in obj["kb"].notices:
+            click.echo(f"{notice} [warning]", err=True)
+    if refuse_errors and obj["overlays"] and not obj.get("linted"):
+        from partnerdx import lint
+        findings = lint.blocking(obj["kb"], lint.seed_dirs(obj["kb"].roots[1:], _env_seeds()))
+        if findings:
+            for f in findings:
+                click.echo(str(f), err=True)
+            click.echo(f"partnerdx: refusing to use the --kb overlay: {len(findings)} lint error"
+                       f"{'s' * (len(findings) != 1)} (see `partnerdx --kb ... kb lint`)", err=True)
+            sys.exit(2)
+        obj["linted"] = True
     return obj["kb"]
+
+
+def _env_seeds() -> Path | None:
+    import os
+    return Path(os.environ["PARTNERDX_SEEDS"]) if os.environ.get("PARTNERDX_SEEDS") else None
+
+
+def _again(ctx: click.Context, *args: str) -> str:
+    """A command line the user can paste: this invocation's `--kb` overlays, then ARGS."""
+    import shlex
+    overlays = [a for o in ctx.find_root().obj["overlays"] for a in ("--kb", o)]
+    return shlex.join(["partnerdx", *overlays, *args])
 
 
 def _emit(text: str, out: str | None) -> None:
@@ -61,7 +89,10 @@ def _known_id(kb, ident: str) -> None:
     from partnerdx.schema import suggest
     known = list(kb.conclusion_types) + [r.concludes for r in kb.rules if r.kind == "recommendation"]
     if ident not in known:
-        raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + suggest(ident, known))])
+        what = ("a question" if ident in kb.questions else "a score" if ident in kb.scores else
+                f"the id of a rule concluding '{kb.rules_by_id[ident].concludes}'" if ident in kb.rules_by_id else None)
+        hint = f" (it is {what}, not a conclusion)" if what else suggest(ident, known)
+        raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + hint)])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,7 +137,7 @@ def why(ctx, ident, file, fmt):
     _known_id(kb, ident)
     d = run(kb, load_answers(kb, Path(file)))
     if d.conclusion(ident) is None:
-        click.echo(f"{ident} is not concluded from {file}; `partnerdx why-not {ident} --answers {file}` "
+        click.echo(f"{ident} is not concluded from {file}; `{_again(ctx, 'why-not', ident, '--answers', file)}` "
                    "says which conditions failed.", err=True)
         sys.exit(1)
     tree = why_tree(kb, d, ident)
@@ -127,8 +158,11 @@ def why_not(ctx, ident, file, fmt):
     kb = _kb(ctx)
     _known_id(kb, ident)
     report = explain(kb, run(kb, load_answers(kb, Path(file))), ident)
+    lines = why_not_text(report)
+    if lines and lines[0].endswith(f"`partnerdx why {ident}` to see how."):   # reproduce --kb and --answers
+        lines[0] = lines[0].replace(f"`partnerdx why {ident}`", f"`{_again(ctx, 'why', ident, '--answers', file)}`")
     click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str) if fmt == "json"
-               else "\n".join(why_not_text(report)))
+               else "\n".join(lines))
 
 
 def parse_change(kb, text: str):
@@ -168,10 +202,10 @@ def _scope_choices() -> list[str]:
 @main.command()
 @click.option("--session", "name", help="Session name: resumes it when it exists.")
 @click.option("--answers", "file", type=click.Path(dir_okay=False), help="Pre-fill from an answers file.")
-@click.option("--scope", "scope", type=click.Choice(_scope_choices()),
-              help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module.")
-@click.option("--module", "module", type=click.Choice(_scope_choices()), hidden=True,
-              help="Same as --scope (kept for existing scripts).")
+@click.option("--scope", "scope", metavar="|".join(_scope_choices()),
+              help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module "
+                   "(an overlay's modules too).")
+@click.option("--module", "module", hidden=True, help="Same as --scope (kept for existing scripts).")
 @click.pass_context
 @guarded
 def ask(ctx, name, file, scope, module):
@@ -198,7 +232,15 @@ def ask(ctx, name, file, scope, module):
             session.answers.setdefault(k, v)
         session.partnership = session.partnership or pre.partnership
     scope = scope or module
+    from partnerdx.questionnaire import scopes
+    modules = scopes(kb)
     if scope:
+        if SCOPE_ALIASES.get(scope, scope) not in modules:
+            from partnerdx.errors import InputError, Problem
+            from partnerdx.schema import suggest
+            known = [*SCOPE_ALIASES, *modules]
+            raise InputError([Problem("<command line>", None, scope, f"not a module: choose one of {', '.join(known)}"
+                                      + suggest(scope, known))])
         session.scope = SCOPE_ALIASES.get(scope, scope)
     session.save()
     from rich.console import Console
@@ -210,7 +252,7 @@ def ask(ctx, name, file, scope, module):
 
     if not session.scope:
         try:
-            session.scope = terminal.choose_scope(term_console, input)
+            session.scope = terminal.choose_scope(term_console, input, modules)
         except terminal.Quit:
             saved_and_leave()
             return
@@ -348,6 +390,7 @@ def serve(ctx, db_url, host, port):
     """Run the web questionnaire: facilitators' dashboard and reports, respondents' links /r/TOKEN,
     and the JSON API (/openapi.json). Upgrades the database schema on start."""
     from partnerdx.web.app import run
+    _kb(ctx)   # an overlay that does not load or has lint errors is refused before the server starts
     run(db_url, host, port, tuple(ctx.find_root().obj["overlays"]), log=lambda m: click.echo(m, err=True))
 
 
@@ -379,42 +422,116 @@ def kb():
 
 @kb.command()
 @click.option("--seeds", type=click.Path(file_okay=False), envvar="PARTNERDX_SEEDS",
-              help="Folder of seed texts: also check every quote against them.")
+              help="Folder of seed texts to check quotes against (besides each overlay's seeds/).")
+@click.option("--watch", is_flag=True, help="Check again whenever a file of the knowledge base changes.")
 @click.pass_context
 @guarded
-def check(ctx, seeds):
-    """Load and validate the knowledge base; one summary line when clean."""
+def check(ctx, seeds, watch):
+    """Load and validate the knowledge base, and fail (exit 2) on error-level lint findings; one
+    summary line, naming the seed files quotes were checked against, when clean."""
+    if watch:
+        _watch(ctx, lambda: _check_once(ctx, seeds))
+        return
+    sys.exit(_check_once(ctx, seeds))
+
+
+def _check_once(ctx, seeds) -> int:
+    from partnerdx import lint
     from partnerdx.errors import InputError
-    from partnerdx.kb import check_quotes
-    base = _kb(ctx)
-    if seeds:
-        problems = check_quotes(base, Path(seeds))
-        if problems:
-            raise InputError(problems)
+    obj = ctx.find_root().obj
+    try:
+        base = _kb(ctx, refuse_errors=False)
+    except InputError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        return 2
+    dirs = lint.seed_dirs(base.roots[1:], Path(seeds) if seeds else None)
+    errors = lint.blocking(base, dirs)
+    for f in errors:
+        click.echo(str(f), err=True)
+    if errors:
+        return 2
     counts = base.counts()
+    files = lint.seed_files_used(base, dirs)
+    quotes = (f"quotes checked against {', '.join(files)}" if files else
+              "quotes not checked: no seed texts found (use --seeds or an overlay's seeds/)")
     click.echo("ok: " + ", ".join(f"{v} {k}" for k, v in counts.items())
-               + (f" ({len(base.files)} files{', quotes checked' if seeds else ''})"))
+               + f" ({len(base.files)} files; {quotes})")
+    obj.pop("kb", None)
+    return 0
+
+
+def _watch(ctx, once) -> None:
+    """Run `once` now and again after every change under the knowledge base's folders (watchfiles
+    waits on the operating system's change notifications; Ctrl-C stops)."""
+    from watchfiles import watch
+    from partnerdx.kb import builtin_root
+    roots = [str(builtin_root() / "rules"), str(builtin_root() / "knowledge"),
+             *(str(Path(o)) for o in ctx.find_root().obj["overlays"])]
+    started = False
+    try:   # the first (empty) yield comes once the watcher is set up: no save is missed after the first run
+        for changes in watch(*[r for r in roots if Path(r).exists()], raise_interrupt=False,
+                             yield_on_timeout=True, rust_timeout=300):
+            if not started:
+                started = True
+                once()
+                continue
+            if not changes:
+                continue
+            ctx.find_root().obj.pop("kb", None)
+            ctx.find_root().obj.pop("linted", None)
+            click.echo("--- change seen; running again", err=True)
+            once()
+    except KeyboardInterrupt:
+        pass
 
 
 @kb.command("test")
-@click.option("-k", "pattern", help="Only examples whose 'rule::example' id contains or matches this.")
+@click.option("-k", "pattern", help="Only tests whose 'owner::name' id contains or matches this.")
+@click.option("-v", "--verbose", is_flag=True, help="List every test with the rules it fired.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write the report to this file (atomically).")
+@click.option("--coverage", "with_coverage", is_flag=True,
+              help="Also report, per rule, alternatives and threshold sides no test covers.")
 @click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True)
+@click.option("--watch", is_flag=True, help="Run again whenever a file of the knowledge base changes.")
 @click.pass_context
 @guarded
-def kb_test(ctx, pattern, backend):
-    """Run every rule's examples; one line per failure and a summary."""
-    from partnerdx.kbtest import run_examples
-    results = run_examples(_kb(ctx), pattern, backend)
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        parts = []
-        if r.missing:
-            parts.append(f"expected {', '.join(r.missing)} to be concluded")
-        if r.unexpected:
-            parts.append(f"expected {', '.join(r.unexpected)} not to be concluded")
-        click.echo(f"{r.path}:{r.line}: FAIL {r.test_id}: {'; '.join(parts)} (concluded: {', '.join(r.concluded) or 'nothing'})")
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    sys.exit(1 if failed else 0)
+def kb_test(ctx, pattern, verbose, fmt, out, with_coverage, backend, watch):
+    """Run the examples of rules and scores and the scenario files; one line per failure, with the
+    condition that blocked, and a summary. Exit 1 on failures, 2 when nothing is selected."""
+    def once() -> int:
+        from partnerdx.errors import InputError
+        try:
+            return _test_once(ctx, pattern, verbose, fmt, out, with_coverage, backend)
+        except InputError as exc:
+            for p in exc.problems:
+                click.echo(str(p), err=True)
+            return 2
+    if watch:
+        _watch(ctx, once)
+        return
+    sys.exit(once())
+
+
+def _test_once(ctx, pattern, verbose, fmt, out, with_coverage, backend) -> int:
+    from partnerdx import kbtest
+    base = _kb(ctx, refuse_errors=False)
+    cov = kbtest.Coverage(base) if with_coverage else None
+    results = kbtest.run_examples(base, pattern, backend, cov)
+    if not results:
+        click.echo(f"partnerdx: no test matches -k {pattern!r}" if pattern else "partnerdx: no tests", err=True)
+        return 2
+    if fmt == "json":
+        report = kbtest.render_json(results, cov)
+    elif fmt == "junit":
+        report = kbtest.render_junit(results)
+    else:
+        report = kbtest.render_text(results, verbose) + (cov.text() if cov else "")
+    _emit(report, out)
+    if out and fmt == "text":
+        click.echo(report.rstrip("\n").rsplit("\n", 1)[-1])
+    return 1 if any(not r.ok for r in results) else 0
 
 
 @kb.command()
@@ -424,7 +541,7 @@ def kb_test(ctx, pattern, backend):
 def coverage(ctx, out):
     """The coverage table: each seed's elements and the ids that encode them (Markdown)."""
     from partnerdx.coverage import coverage_markdown
-    _emit(coverage_markdown(_kb(ctx)), out)
+    _emit(coverage_markdown(_kb(ctx, refuse_errors=False)), out)
 
 
 @kb.command("lint")
@@ -433,30 +550,56 @@ def coverage(ctx, out):
 @click.option("--seeds", type=click.Path(exists=True, file_okay=False), envvar="PARTNERDX_SEEDS",
               help="Seed texts to check quotes against [default: ../shared/seeds beside the repository].")
 @click.option("--select", multiple=True, metavar="CODE", help="Run only these codes (repeatable).")
+@click.option("--ignore", multiple=True, metavar="CODE", help="Do not run these codes (repeatable); an entry can "
+              "also waive a code for itself with `lint: {ignore: [CODE], reason: ...}`.")
 @click.option("--explain", "explain_code", metavar="CODE", help="Print the documentation of one code.")
 @click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation (docs/lint-codes.md).")
 @click.pass_context
 @guarded
-def kb_lint(ctx, strict, fmt, seeds, select, explain_code, all_codes):
+def kb_lint(ctx, strict, fmt, seeds, select, ignore, explain_code, all_codes):
     """What loads but is questionable: `path:line: CODE id: message [severity]`; exit 0/1/2."""
     from partnerdx import lint
     from partnerdx.errors import InputError, Problem
     from partnerdx.schema import suggest
-    for code in (*select, *([explain_code] if explain_code else [])):
+    for code in (*select, *ignore, *([explain_code] if explain_code else [])):
         if lint.explain(code) is None:
             raise InputError([Problem("<command line>", None, code, "no such lint code" + suggest(code.upper(), lint.REGISTRY))])
     if all_codes or explain_code:
         click.echo(lint.codes_markdown() if all_codes else lint.explain(explain_code), nl=False)
         return
     try:
-        base = _kb(ctx)
+        base = _kb(ctx, refuse_errors=False)
     except InputError as exc:
-        findings, dirs = lint.load_findings(exc.problems), []
+        findings, dirs, files = lint.load_findings(exc.problems), [], []
     else:
         dirs = lint.seed_dirs(base.roots[1:], Path(seeds) if seeds else None)
-        findings = lint.lint(base, dirs, [c.upper() for c in select])
-    click.echo(lint.render(findings, dirs, fmt), nl=False)
+        findings = lint.lint(base, dirs, [c.upper() for c in select], [c.upper() for c in ignore])
+        files = lint.seed_files_used(base, dirs)
+    click.echo(lint.render(findings, dirs, fmt, files), nl=False)
     sys.exit(lint.exit_code(findings, strict))
+
+
+@kb.command("schema")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write one JSON Schema per document kind into (created if missing).")
+@click.pass_context
+@guarded
+def kb_schema(ctx, out):
+    """JSON Schemas for editors: one per document kind (question, concept, intervention, source,
+    rules, scenarios) and vocabulary file (types, instruments), with this knowledge base's names as
+    enums. Point an editor at one with `# yaml-language-server: $schema=DIR/question.schema.json`."""
+    from partnerdx.errors import InputError, Problem
+    from partnerdx.io_safe import write_atomic
+    from partnerdx.schema import export_schemas
+    schemas = export_schemas(_kb(ctx, refuse_errors=False))
+    target = Path(out)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, schema in schemas.items():
+            write_atomic(target / name, json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise InputError([Problem(out, None, None, f"cannot write: {exc.strerror}")]) from None
+    click.echo(f"wrote {len(schemas)} schemas to {out}")
 
 
 @kb.command("docs")
@@ -466,7 +609,7 @@ def kb_lint(ctx, strict, fmt, seeds, select, explain_code, all_codes):
 def kb_docs(ctx, out):
     """A static HTML site of the knowledge base: every rule, question, concept, intervention, source."""
     from partnerdx.docsite import build_site
-    count = build_site(_kb(ctx), Path(out))
+    count = build_site(_kb(ctx, refuse_errors=False), Path(out))
     click.echo(f"wrote {count} pages to {out}")
 
 
@@ -481,7 +624,7 @@ def graph(ctx, around, depth, fmt):
     from partnerdx import graph as g
     from partnerdx.errors import InputError, Problem
     from partnerdx.schema import suggest
-    base = _kb(ctx)
+    base = _kb(ctx, refuse_errors=False)
     if around and around not in base.graph:
         raise InputError([Problem("<command line>", None, around, "not in the graph" + suggest(around, base.graph.nodes))])
     sub = g.neighbourhood(base.graph, around, depth)

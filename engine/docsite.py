@@ -82,10 +82,9 @@ class Site:
     """Knows where every id is documented and renders the pages."""
 
     def __init__(self, kb: KnowledgeBase):
-        from .lint import load_types
         self.kb = kb
         self.g = kb.graph
-        self.types = load_types()
+        self.types = kb.types
         self.md = markdown_renderer()
         self.rule_families = _families(kb.rules, lambda r: r.family)
         for s in kb.scores.values():
@@ -281,7 +280,7 @@ class Site:
             out[f"interventions-{fam}.html"] = self.page(f"Interventions: {fam}",
                                                          "".join(map(self.intervention_section, entries)))
         for inst, questions in self.instruments.items():
-            out[f"instrument-{inst}.html"] = self.page(f"Instrument: {inst}",
+            out[f"instrument-{inst}.html"] = self.page(f"Instrument: {self.instrument_title(inst)}",
                                                        "".join(map(self.question_section, questions)))
         for sid in self.kb.sources:
             out[f"source-{sid}.html"] = self.source_page(sid)
@@ -290,6 +289,12 @@ class Site:
         out["lint-codes.html"] = self.page("Lint codes", codes)
         out["index.html"] = self.index_page()
         return out
+
+    def instrument_title(self, inst: str) -> str:
+        """The instrument's own title from the vocabulary, with its name and `ask` module."""
+        info = self.kb.instruments.get(inst, {})
+        module = f", asked in module {info['module']}" if info.get("module") else ""
+        return f"{info.get('title', inst)} ({inst}{module})"
 
     def conclusions_page(self) -> str:
         by_type: dict[str, list[str]] = {t: [] for t in self.types}
@@ -338,7 +343,8 @@ class Site:
         sections = [
             ("Rule families", [(f"rules-{f}.html", f) for f in self.rule_families]),
             ("Conclusions", [("conclusions.html", "All conclusions, by type")]),
-            ("Instruments (the questions)", [(f"instrument-{i}.html", i) for i in self.instruments]),
+            ("Instruments (the questions)", [(f"instrument-{i}.html", self.instrument_title(i))
+                                             for i in self.instruments]),
             ("Concept families", [(f"concepts-{f}.html", f) for f in self.concept_families]),
             ("Interventions", [(f"interventions-{f}.html", f) for f in self.intervention_families]),
             ("Sources", [(f"source-{s}.html", self.kb.sources[s].title) for s in self.kb.sources]),

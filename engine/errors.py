@@ -13,6 +13,7 @@ class Problem:
     line: int | None
     ident: str | None
     message: str
+    consequence: bool = False   # follows from another problem (listed after the root causes)
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
@@ -31,7 +32,8 @@ class InputError(Exception):
     """Raised with *all* problems found, never just the first: authors fix files in one pass."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems), key=lambda p: (p.path, p.line or 0, p.ident or "", p.message))
+        self.problems = sorted(set(problems), key=lambda p: (p.consequence, p.path, p.line or 0, p.ident or "",
+                                                             p.message))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

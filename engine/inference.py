@@ -1,7 +1,7 @@
 """From answers to a Diagnosis: scores, forward chaining on a backend, justifications, ordering.
 
-Ordering is part of the contract (byte-identical JSON for identical input): conclusions by type in
-TYPE_ORDER, then in knowledge-base order of the first rule concluding them; recommendations by
+Ordering is part of the contract (byte-identical JSON for identical input): conclusions by their
+type's `order` (rules/_types.yaml and overlays' vocabulary), then in knowledge-base order of the first rule concluding them; recommendations by
 priority, then by how many conclusions they address (more first), then by id.
 """
 from __future__ import annotations
@@ -15,9 +15,6 @@ from .answers import AnswerSet
 from .kb import KnowledgeBase
 from .model import Citation, Conclusion, Diagnosis, Justification, Premise, Recommendation
 
-TYPE_ORDER = ["staircase", "mode", "strength", "disconnect", "risk", "barrier", "symptom", "cause", "fit",
-              "outlook", "pressure", "whatworks", "gap"]
-_TYPE_RANK = {t: i for i, t in enumerate(TYPE_ORDER)}
 BACKENDS = ("durable", "reference")
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_][a-z0-9_.-]*)(?::([^{}]*))?\}")
 
@@ -170,7 +167,7 @@ def diagnose(kb: KnowledgeBase, answer_set: AnswerSet | dict, backend: str = "du
         _label(c, "seed", None)
 
     first = prep.first_rule
-    ordered = sorted(conclusions.values(), key=lambda c: (_TYPE_RANK.get(c.type, len(TYPE_ORDER)), first[c.id]))
+    ordered = sorted(conclusions.values(), key=lambda c: (kb.type_info(c.type)["order"], first[c.id]))
     ordered_recs = sorted(recs.values(), key=lambda r: (r.priority, -len(r.addresses), r.id))
     return Diagnosis(answer_set.partnership, dict(answers), computed, ordered, ordered_recs,
                      unanswered_relevant(kb, answers), fired)

@@ -107,9 +107,10 @@ REGISTRY[LOAD_ERROR.code] = LOAD_ERROR
 # ---- context shared by the checks ---------------------------------------------------------------
 
 def load_types(root: Path | None = None) -> dict[str, dict]:
-    """Conclusion types from rules/_types.yaml: title, text and whether they are exclusive."""
+    """Conclusion types of the built-in base (rules/_types.yaml): title, text, exclusive, section, order.
+    A loaded knowledge base has them, overlays' included, as `kb.types`."""
     doc = load_yaml_file((root or builtin_root()) / "rules" / "_types.yaml")
-    return {k: dict(v) for k, v in doc["types"].items()}
+    return {k: {x: y for x, y in v.items() if x != "override"} for k, v in doc["types"].items()}
 
 
 def default_seeds() -> Path | None:
@@ -125,7 +126,7 @@ class Context:
 
     @cached_property
     def types(self) -> dict[str, dict]:
-        return load_types()
+        return self.kb.types
 
     @cached_property
     def base(self) -> KnowledgeBase:
@@ -689,15 +690,59 @@ def never_recommended(ctx: Context) -> Iterator[Finding]:
 
 # ---- running and reporting -----------------------------------------------------------------------
 
-def lint(kb: KnowledgeBase, seeds: list[Path] | None = None, select: Iterable[str] | None = None) -> list[Finding]:
-    """Every finding of every (selected) check, sorted by file, line and code."""
+def lint(kb: KnowledgeBase, seeds: list[Path] | None = None, select: Iterable[str] | None = None,
+         ignore: Iterable[str] = ()) -> list[Finding]:
+    """Every finding of every (selected, not ignored) check, sorted by file, line and code. An entry
+    may silence codes for itself with `lint: {ignore: [CODE], reason: "..."}` (the reason is
+    required by the schema, so a deliberate override can pass `--strict` and says why)."""
     ctx = Context(kb, list(seeds or []))
     chosen = set(select) if select else None
+    skipped = {RENAMED.get(c, c) for c in ignore}
     out: list[Finding] = []
     for code, check in CHECKS:
-        if chosen is None or code.code in chosen:
+        if (chosen is None or code.code in chosen) and code.code not in skipped:
             out += check(ctx)
+    waived = entry_ignores(kb)
+    out = [f for f in out if f.code not in waived.get(f.ident or "", ())]
     return sorted(set(out), key=lambda f: (f.path, f.line or 0, f.code, f.ident or "", f.message))
+
+
+def entry_ignores(kb: KnowledgeBase) -> dict[str, set[str]]:
+    """Entry id -> the codes its `lint: {ignore: [...]}` waives."""
+    out: dict[str, set[str]] = {}
+    datas = [(e.id, e.data) for t in (kb.sources, kb.questions, kb.concepts, kb.interventions) for e in t.values()]
+    datas += [(s.id, s.data) for s in kb.scores.values()] + [(r.id, r.data) for r in kb.rules]
+    for ident, data in datas:
+        if isinstance(data, dict) and isinstance(data.get("lint"), dict):
+            out[ident] = {RENAMED.get(c, c) for c in data["lint"].get("ignore", [])}
+    return out
+
+
+def blocking(kb: KnowledgeBase, seeds: list[Path]) -> list[Finding]:
+    """The error-level findings that make a knowledge base unusable (a cycle, two modes at once, a
+    quote not in its seed, ...). Kept in the knowledge-base cache, keyed by the files and the seed
+    texts, so a command using a clean overlay pays for the analysis once."""
+    from . import cache
+    seed_files = [d / kb.sources[s].data["seed"] for d in seeds for s in kb.sources
+                  if (d / kb.sources[s].data["seed"]).is_file()]
+    key = "lint-" + cache.key([Path(f) for f in kb.files] + seed_files)
+    found = cache.get(key)
+    if not isinstance(found, list):
+        found = [f for f in lint(kb, seeds) if f.severity == ERROR]
+        cache.put(key, found)
+    return found
+
+
+def seed_files_used(kb: KnowledgeBase, seeds: list[Path]) -> list[str]:
+    """The seed files quotes were checked against (one per source found in a seed folder)."""
+    from .errors import display_path
+    found = {}
+    for d in seeds:
+        for s in kb.sources.values():
+            f = d / s.data["seed"]
+            if f.is_file():
+                found.setdefault(display_path(f), None)
+    return list(found)
 
 
 def load_findings(problems: Iterable[Problem]) -> list[Finding]:
@@ -717,23 +762,24 @@ def exit_code(findings: list[Finding], strict: bool) -> int:
     return 1 if strict and findings else 0
 
 
-def summary(findings: list[Finding], seeds: list[Path]) -> str:
+def summary(findings: list[Finding], seeds: list[Path], files: list[str] | None = None) -> str:
     errors = sum(1 for f in findings if f.severity == ERROR)
     warnings = len(findings) - errors
-    checked = "quotes checked against " + ", ".join(map(str, seeds)) if seeds else \
-        "quotes not checked: no seed texts found (use --seeds)"
+    checked = ("quotes checked against " + ", ".join(files)) if files else \
+        "quotes checked against " + ", ".join(map(str, seeds)) if seeds else \
+        "quotes not checked: no seed texts found (use --seeds or an overlay's seeds/)"
     if not findings:
         return f"All checks passed ({checked})."
     return f"Found {errors} error{'s' * (errors != 1)} and {warnings} warning{'s' * (warnings != 1)} ({checked})."
 
 
-def render(findings: list[Finding], seeds: list[Path], fmt: str) -> str:
+def render(findings: list[Finding], seeds: list[Path], fmt: str, files: list[str] | None = None) -> str:
     if fmt == "json":
         errors = sum(1 for f in findings if f.severity == ERROR)
         return json.dumps({"findings": [f.as_json() for f in findings],
                            "summary": {"errors": errors, "warnings": len(findings) - errors,
-                                       "seeds": [str(s) for s in seeds]}}, indent=2, ensure_ascii=False) + "\n"
-    return "".join(f"{f}\n" for f in findings) + summary(findings, seeds) + "\n"
+                                       "seeds": [str(s) for s in seeds], "seed_files": files or []}}, indent=2, ensure_ascii=False) + "\n"
+    return "".join(f"{f}\n" for f in findings) + summary(findings, seeds, files) + "\n"
 
 
 def codes_markdown() -> str:
@@ -748,7 +794,10 @@ def codes_markdown() -> str:
             "one section.\n\n"
             "`partnerdx kb lint` prints one finding per line, `path:line: CODE id: message [severity]`, and "
             "exits 0 when clean, 1 when there are only warnings and `--strict` is given, 2 when there are "
-            "errors (including a knowledge base that does not load, PDX001).\n\n"
+            "errors (including a knowledge base that does not load, PDX001). `partnerdx kb check` fails on "
+            "the same errors, and every other command refuses a `--kb` overlay that has any.\n\n"
+            "`--select CODE` runs only some codes and `--ignore CODE` skips some; one entry waives codes for "
+            "itself, with the reason required beside them: `lint: {ignore: [PDX201], reason: \"...\"}`.\n\n"
             "| code | name | severity | summary |\n|---|---|---|---|\n" + rows +
             "\nRetired codes are never reused; a renamed code points to its successor:\n\n"
             "| retired | now |\n|---|---|\n" + renamed + "\n" + sections)

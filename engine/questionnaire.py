@@ -25,6 +25,13 @@ SCOPES: dict[str, tuple[str, tuple[str, ...] | None]] = {
 CONTEXT = "context"
 
 
+def scopes(kb: KnowledgeBase) -> dict[str, tuple[str, tuple[str, ...] | None]]:
+    """The questionnaire's modules, read from the knowledge base's vocabulary (built-in and overlay
+    `_instruments.yaml`), in SCOPES' shape: name -> (title, instruments or None for all)."""
+    names = sorted(kb.modules, key=lambda m: (kb.modules[m].get("order", 1000), m))
+    return {m: (kb.modules[m]["title"], kb.module_instruments(m)) for m in names}
+
+
 @dataclass
 class Progress:
     answered: int
@@ -39,14 +46,16 @@ class Progress:
 
 class Questionnaire:
     def __init__(self, kb: KnowledgeBase, scope: str, answers: dict | None = None, skipped: list | None = None):
-        if scope not in SCOPES:
+        modules = scopes(kb)
+        if scope not in modules:
             raise ValueError(scope)
         self.kb, self.scope = kb, scope
         self.answers: dict = dict(answers or {})
         self.skipped: list = list(skipped or [])
-        instruments = SCOPES[scope][1]
+        instruments = modules[scope][1]
+        always = kb.always_asked
         self.items = [q for q, e in kb.questions.items()
-                      if e.data["instrument"] == CONTEXT or instruments is None or e.data["instrument"] in instruments]
+                      if e.data["instrument"] in always or instruments is None or e.data["instrument"] in instruments]
         self._cache: tuple | None = None
 
     # ---- state ----------------------------------------------------------------------------------
@@ -67,7 +76,7 @@ class Questionnaire:
         g = self.kb.graph
         out: set[str] = set()
         for q in self.items:
-            if self.kb.questions[q].data["instrument"] != CONTEXT:
+            if self.kb.questions[q].data["instrument"] not in self.kb.always_asked:
                 out |= {n[5:] for n in nx.descendants(g, q) if n.startswith("rule:")}
         return out
 
@@ -75,7 +84,7 @@ class Questionnaire:
         return relevant_items(self.kb, self.answers, set(self.items), self.status, self.scope_rules)
 
     def next_item(self) -> str | None:
-        context = [q for q in self.items if self.kb.questions[q].data["instrument"] == CONTEXT]
+        context = [q for q in self.items if self.kb.questions[q].data["instrument"] in self.kb.always_asked]
         for q in context:
             if q not in self.answers and q not in self.skipped:
                 return q
@@ -104,7 +113,7 @@ class Questionnaire:
         out = []
         for rid in conclusions_changed_by(self.kb, item, self.status):
             rule = self.kb.rules_by_id[rid]
-            if rid not in self.scope_rules and self.kb.questions[item].data["instrument"] != CONTEXT:
+            if rid not in self.scope_rules and self.kb.questions[item].data["instrument"] not in self.kb.always_asked:
                 continue
             out.append({"rule": rid, "concludes": rule.concludes, "title": rule.title,
                         "kind": rule.kind, "source": rule.source.as_json(),

@@ -12,14 +12,6 @@ from .explain import diagnosis_json
 from .kb import KnowledgeBase
 from .model import Diagnosis
 
-TYPE_HEADINGS = {
-    "staircase": "Staircase of Relationships", "mode": "Figure 1 mode (mandatory/voluntary × contract/trust)",
-    "disconnect": "Say-versus-do disconnects", "risk": "Risks of failure", "barrier": "Barriers present",
-    "symptom": "End results reported", "cause": "Barriers to check", "fit": "Fit with the context",
-    "outlook": "Outlook for service quality", "pressure": "Competing pressures out of balance",
-    "whatworks": "What-Works areas that are weak", "gap": "Perception gaps",
-    "strength": "What is working well",
-}
 
 
 def _md_escape(text: str) -> str:
@@ -38,16 +30,32 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     for c in d.conclusions:
         by_type.setdefault(c.type, []).append(c)
     _headline(kb, d, out)
-    out.write("## Findings\n\n")
-    if not d.conclusions:
-        out.write("No conclusion can be drawn from the answers given.\n\n")
-    for t, items in by_type.items():
-        out.write(f"### {TYPE_HEADINGS.get(t, t.title())}\n\n")
-        for c in items:
-            out.write(f"- **{_md_escape(c.title)}** (`{c.id}`)\n")
-            _grounds(c, out, "  ")
-            _boundary(c, out)
-        out.write("\n")
+    sections: dict[str, list[str]] = {"Findings": []}   # each type's section and order come from the KB
+    for t in sorted(by_type, key=lambda t: kb.type_info(t)["order"]):
+        sections.setdefault(kb.type_info(t)["section"], []).append(t)
+    for section, types in sections.items():
+        if not types and (section != "Findings" or d.conclusions):
+            continue
+        out.write(f"## {_md_escape(section)}\n\n")
+        if section == "Findings" and not d.conclusions:
+            out.write("No conclusion can be drawn from the answers given.\n\n")
+        for t in types:
+            _findings(out, kb.type_info(t)["title"], by_type[t])
+    _recommendations(kb, d, out)
+    return out.getvalue()
+
+
+def _findings(out: io.StringIO, heading: str, items: list) -> None:
+    """One type's conclusions under its heading, each with its grounds and how robust it is."""
+    out.write(f"### {_md_escape(heading)}\n\n")
+    for c in items:
+        out.write(f"- **{_md_escape(c.title)}** (`{c.id}`)\n")
+        _grounds(c, out, "  ")
+        _boundary(c, out)
+    out.write("\n")
+
+
+def _recommendations(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
     out.write("## Recommendations\n\n")
     if not d.recommendations:
         out.write("No intervention is indicated by the answers given.\n\n")
@@ -64,7 +72,6 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     _next_steps(kb, d, out)
     if d.unanswered:
         out.write(f"*{len(d.unanswered)} unanswered questions could still change this diagnosis.*\n")
-    return out.getvalue()
 
 
 def _headline(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
@@ -74,11 +81,11 @@ def _headline(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
     titles = {c.id: c.title for c in d.conclusions}
     head = []
     if h["step"]:
-        head.append(f"**{TYPE_HEADINGS['staircase']}:** {_md_escape(titles[h['step']])} (`{h['step']}`)")
+        head.append(f"**{kb.type_info('staircase')['title']}:** {_md_escape(titles[h['step']])} (`{h['step']}`)")
     if h["mode"]:
-        head.append(f"**{TYPE_HEADINGS['mode']}:** {_md_escape(titles[h['mode']])} (`{h['mode']}`)")
+        head.append(f"**{kb.type_info('mode')['title']}:** {_md_escape(titles[h['mode']])} (`{h['mode']}`)")
     if h["strengths"]:
-        head.append("**What is working well:** " + "; ".join(f"{_md_escape(titles[i])} (`{i}`)" for i in h["strengths"]))
+        head.append(f"**{kb.type_info('strength')['title']}:** " + "; ".join(f"{_md_escape(titles[i])} (`{i}`)" for i in h["strengths"]))
     if h["top_risks"]:
         head.append("**Top risks:** " + "; ".join(f"{_md_escape(titles[i])} (`{i}`)" for i in h["top_risks"]))
     if not head:

@@ -96,3 +96,24 @@ def test_the_lint_message_quoted_in_the_tutorial_is_what_lint_says(tutorial):
     shown = next(body.strip() for lang, _, body in blocks() if lang == "text" and "PDX403" in body)
     run = cli("--kb", "my-kb", "kb", "lint", code=0)
     assert shown in run.out.splitlines()
+
+
+def test_the_instrument_walkthrough_is_the_example_overlay_and_runs(tutorial):
+    """Section 9 shows examples/health-check file by file: the blocks are those files, exactly, and
+    its commands (already run in order by the test above) give the new section and a JUnit report."""
+    from xml.etree import ElementTree as ET
+    shown = {title: body for _, title, body in blocks() if title and title.startswith("health-check/")}
+    assert len(shown) >= 8
+    for title, body in shown.items():
+        assert body == (ROOT / "examples" / title).read_text(encoding="utf-8"), title
+    answers = next(body for _, title, body in blocks() if title == "riverside.yaml")
+    assert answers == (ROOT / "examples" / "riverside-health-check.yaml").read_text(encoding="utf-8")
+    for args in commands():
+        if "health-check" in args:
+            cli(*args, code=0)
+    suite = ET.parse(tutorial / "results.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "2" and suite.get("failures") == "0"
+    md = cli("--kb", "health-check", "diagnose", "riverside.yaml", "--format", "markdown").out
+    assert "## Partnership health check" in md and "### Health-check concerns" in md
+    assert (tutorial / "health-site" / "instrument-health_check.html").is_file()
+    assert (tutorial / "schemas" / "question.schema.json").is_file()
