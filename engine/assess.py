@@ -382,6 +382,34 @@ def position(kb: KnowledgeBase, d: Diagnosis | None) -> dict:
     return out
 
 
+METHOD_POSITION = ("conservative 95 % interval of a Figure 1 score (the mean of its rows): the mean of the "
+                   "rows' SDs bounds the SD of each respondent's average from above (as if the rows' answers "
+                   "moved together), so the interval is at least as wide as the true one; Student t with the "
+                   "fewest answers any row has. Only rows shown (not suppressed) enter it.")
+
+
+def position_interval(kb: KnowledgeBase, g: Group) -> dict[str, list[float] | None]:
+    """Per Figure 1 axis, a conservative 95 % interval of the group's score (see METHOD_POSITION);
+    none where the score is not a plain mean of items, or fewer than 2 answers per row are shown."""
+    out: dict[str, list[float] | None] = {"x": None, "y": None}
+    axes = figure1_axes(kb)
+    if axes is None or g.suppressed:
+        return out
+    for key, sid in zip(("x", "y"), axes):
+        score = kb.scores[sid]
+        if score.fn != "mean" or not all(i in kb.questions for i in score.inputs):
+            continue
+        cells = [g.items[i] for i in score.inputs if i in g.items and g.items[i].shown and g.items[i].mean is not None]
+        if len(cells) < score.min_answered or any(c.sd_exact is None for c in cells):
+            continue
+        n = min(c.n for c in cells)
+        mean = sum(c.exact for c in cells) / len(cells)
+        sd = sum(c.sd_exact for c in cells) / len(cells)
+        ci = mean_interval(n, mean, sd)
+        out[key] = [round(ci[0], 2), round(ci[1], 2)] if ci else None
+    return out
+
+
 def figure1_axes(kb: KnowledgeBase) -> tuple[str, str] | None:
     """The two scores the `mode` rules test, told apart by the instrument of the items behind them."""
     cache = kb.__dict__.setdefault("_assess_cache", {})
@@ -791,6 +819,7 @@ def _group_json(kb: KnowledgeBase, g: Group, full: bool) -> dict:
         out["sector"] = g.sector
     out["consistency"] = consistency_counts(g)
     out["position"] = position(kb, g.diagnosis)
+    out["position_interval"] = position_interval(kb, g)
     if full:
         out["items"] = {i: s.as_json() for i, s in g.items.items()}
         out["diagnosis"] = diagnosis_json(kb, g.diagnosis) if g.diagnosis else None
@@ -831,7 +860,7 @@ def assessment_json(kb: KnowledgeBase, a: Assessment) -> dict:
         "gap_threshold": a.gap_threshold,
         "anonymity": {"method": "secondary-suppression", "min_group": a.min_group, "text": anonymity_text(a.min_group)},
         "statistics": {"confidence": CONFIDENCE, "mean_interval": METHOD_MEAN, "gap_rule": METHOD_GAP,
-                       "agreement": METHOD_AGREEMENT},
+                       "agreement": METHOD_AGREEMENT, "position_interval": METHOD_POSITION},
         "organisations": [_group_json(kb, g, True) for g in cur.groups],
         "items": {i: s.as_json() for i, s in cur.overall.items.items()},
         "gaps": [_gap_json(g) for g in cur.gaps],

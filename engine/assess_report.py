@@ -18,7 +18,7 @@ from typing import Any
 
 from .assess import (GAP_TYPE, METHOD_AGREEMENT, METHOD_GAP, METHOD_MEAN, Assessment, Group, RoundResult,
                      anonymity_text, assessment_json, consistency_counts, differences, figure1_axes, figure1_regions,
-                     position, settings)
+                     position, position_interval, settings)
 from .kb import KnowledgeBase
 from .pictures import (HATCHES, LABEL_BOX, MARKERS, PALETTE, REGION_COLOURS, Axis, colour, figure as _figure,
                        figure1_svg as _figure1_svg, mpl_text as _mpl_text, short_label, svg as _svg, wrap as _wrap)
@@ -420,7 +420,10 @@ def figure1_svg(kb: KnowledgeBase, a: Assessment) -> str | None:
         p = position(kb, g.diagnosis)
         if p["x"] is not None and p["y"] is not None:
             mode = _title(kb, p["mode"]) if p["mode"] else "no mode"
-            placed.append(f"{g.name}: {x.high.lower()} {p['x']:.2f}, {y.high.lower()} {p['y']:.2f} ({mode})")
+            span = position_interval(kb, g)
+            ci = {k: f" (95 % interval {v[0]:.2f}–{v[1]:.2f})" if v else "" for k, v in span.items()}
+            placed.append(f"{g.name}: {x.high.lower()} {p['x']:.2f}{ci['x']}, {y.high.lower()} {p['y']:.2f}{ci['y']} "
+                          f"({mode})")
     desc = "Positions on Figure 1 (1–5 on each axis): " + "; ".join(placed) + "." if placed else ""
     return _figure1_svg(regions, x, y, "Figure 1: where the organisations sit",
                         "Figure 1: mandatory to voluntary against contract to trust, with each organisation's position",
@@ -435,6 +438,12 @@ def _plot_positions(kb: KnowledgeBase, a: Assessment, ax: Any) -> None:
     placed = [_dot_box(p["x"], p["y"]) for _, _, p in where]       # labels keep clear of every dot
     for n, g, p in where:
         colour, marker, _ = _style(n, g)
+        span = position_interval(kb, g)
+        if span["x"] or span["y"]:
+            xerr = [[p["x"] - span["x"][0]], [span["x"][1] - p["x"]]] if span["x"] else None
+            yerr = [[p["y"] - span["y"][0]], [span["y"][1] - p["y"]]] if span["y"] else None
+            ax.errorbar([p["x"]], [p["y"]], xerr=xerr, yerr=yerr, fmt="none", ecolor=colour, elinewidth=1.1,
+                        capsize=3, alpha=0.8, zorder=4.2)   # under the labels
         ax.scatter([p["x"]], [p["y"]], s=170 if g.is_overall else 70, marker=marker, color=colour,
                    edgecolors="white", linewidths=0.8, zorder=5)
         ax.annotate(_mpl_text(g.name), (p["x"], p["y"]), xytext=_place(placed, p["x"], p["y"], g.name),
@@ -556,8 +565,9 @@ def html_page(kb: KnowledgeBase, a: Assessment) -> str:
             if svg:
                 parts.append(f'<figure id="figure1" class="plot">{svg}<figcaption>Figure 1 (Armistead &amp; '
                              "Pettigrew): the regions are where the rules conclude each mode; ★ is the whole "
-                             "partnership, each organisation has its own colour and marker shape, arrows run from "
-                             "earlier rounds. The table above gives the same positions in figures."
+                             "partnership, each organisation has its own colour and marker shape, with whiskers for a "
+                             "conservative 95 % interval; arrows run from earlier rounds. The table above gives the "
+                             "same positions in figures."
                              "</figcaption></figure>")
         elif chunk == BARS:
             svg = bars_svg(kb, a)

@@ -91,3 +91,28 @@ def test_no_interval_spread_or_agreement_for_a_suppressed_group(tmp_path):
     assert sum(o["respondents"] for o in hidden) in (0,) or sum(o["respondents"] for o in hidden) >= 3
     assert all(g["between"][0] != "Tiny" and g["between"][1] != "Tiny" for g in data["gaps"])
     assert data["statistics"]["confidence"] == 0.95 and "Student t" in data["statistics"]["mean_interval"]
+
+
+def test_figure1_position_interval_is_conservative_against_per_respondent_scores(tmp_path):
+    """Each organisation's Figure 1 point has an interval at least as wide as the exact t interval of
+    its respondents' own scores (the mean of their Table 1 rows), and none when suppressed."""
+    stats = pytest.importorskip("scipy.stats", reason="scipy is in the test extra: pip install -e '.[test]'")
+    import random
+    import numpy as np
+    from test_assess import T1, T2
+    rng = random.Random(16)
+    people = {name: [{i: rng.choice(choices) for i in T1 + T2} for _ in range(n)]
+              for name, n, choices in (("Alpha Council", 8, [2, 3, 4, 5]), ("Beta Trust", 5, [1, 2, 3]),
+                                       ("Gamma", 3, [1, 5]), ("Tiny", 1, [3]))}
+    data = cli("assess", survey_csv(tmp_path / "s.csv", people, items=T1 + T2), "--format", "json").json()
+    shown = [o for o in data["organisations"] if not o["suppressed"]]
+    assert {o["name"] for o in shown} == {"Alpha Council", "Beta Trust"}      # Tiny, then Gamma (secondary)
+    for o in shown:
+        rows = np.array([[p[i] for i in T1] for p in people[o["name"]]], dtype=float).mean(axis=1)
+        lo, hi = stats.t.interval(0.95, len(rows) - 1, loc=rows.mean(), scale=stats.sem(rows))
+        got = o["position_interval"]["x"]
+        assert got[0] <= max(1.0, lo) + 0.005 and got[1] >= min(5.0, hi) - 0.005, (o["name"], got, lo, hi)
+        assert got[0] <= o["position"]["x"] <= got[1]
+    for o in data["organisations"]:
+        if o["suppressed"]:
+            assert "position_interval" not in o and "position" not in o
