@@ -132,9 +132,8 @@ def _appendix(kb: KnowledgeBase, a: Assessment) -> str:
     for g in cur.shown:
         for c in [*g.diagnosis.conclusions, *g.diagnosis.recommendations]:
             rows.setdefault(c.id, c.title)
-    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) and `partnerdx why ID` use.\n",
-             "| Name | Id |", "|---|---|"]
-    lines += [f"| {esc(t)} | `{i}` |" for i, t in rows.items()]
+    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) and `partnerdx why ID` use.\n"]
+    lines += [f"- `{i}` — {esc(t)}" for i, t in rows.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -227,18 +227,16 @@ def _appendix(kb: KnowledgeBase, d: Diagnosis, rungs: list) -> str:
     the questions the report names, with their ids (for `partnerdx why ID` and the JSON)."""
     out = io.StringIO()
     out.write("## Appendix: ids and sources\n\n")
-    if d.conclusions or d.recommendations:
-        out.write("| Finding or recommendation | Id | Rule | Sources |\n|---|---|---|---|\n")
-        for c in [*d.conclusions, *d.recommendations]:
-            rules = ", ".join(f"`{j.rule}`" for j in c.justifications)
-            cites = "; ".join(_cite(s).replace("\n", " ") for s in c.sources) or "—"
-            out.write(f"| {_md_escape(c.title)} | `{c.id}` | {rules} | {cites} |\n")
-        out.write("\n")
+    for c in [*d.conclusions, *d.recommendations]:
+        rules = ", ".join(f"`{j.rule}`" for j in c.justifications)
+        out.write(f"- `{c.id}` — {_md_escape(c.title)}; rule {rules}\n")
+        for s in c.sources:
+            out.write(f"  - source: {_cite(s)}\n")
     named = _also_named(kb, d, rungs)
     if named:
-        out.write("Also named in this report:\n\n| Name | Id |\n|---|---|\n")
-        out.write("".join(f"| {_md_escape(title)} | `{i}` |\n" for title, i in named) + "\n")
-    return out.getvalue()
+        out.write("\nAlso named in this report:\n\n")
+        out.write("".join(f"- `{i}` — {_md_escape(title)}\n" for title, i in named))
+    return out.getvalue() + "\n"
 
 
 def _also_named(kb: KnowledgeBase, d: Diagnosis, rungs: list) -> list[tuple[str, str]]:
@@ -313,10 +311,8 @@ def _pictures(kb: KnowledgeBase, d: Diagnosis, rendered: str) -> str:
 
 
 def _anchor_appendix(body: str) -> str:
-    """Give each appendix row the anchor the running text links to (`#ref-ID`)."""
-    return re.sub(r"<tr>\n<td>([^\n]*)</td>\n<td><code>([^<]+)</code></td>",
-                  lambda m: f'<tr id="ref-{m.group(2)}">\n<td>{m.group(1)}</td>\n<td><code>{m.group(2)}</code></td>',
-                  body)
+    """Give each appendix entry the anchor the running text links to (`#ref-ID`)."""
+    return re.sub(r"<li><code>([^<]+)</code> — ", lambda m: f'<li id="ref-{m.group(1)}"><code>{m.group(1)}</code> — ', body)
 
 
 def staircase_figure(kb: KnowledgeBase, d: Diagnosis) -> str:

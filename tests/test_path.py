@@ -77,7 +77,7 @@ def test_every_report_says_what_the_next_step_and_mode_would_take():
     for target in ("stair.collaboration", "mode.constraining"):    # named by title; the id is in the appendix
         assert kb.rules_concluding(target)[0].title in section and target not in section
     assert "stair.q0" not in section and kb.questions["stair.q02"].title in section
-    assert "| `stair.q02` |" in appendix and "`t2.r" in appendix
+    assert "- `stair.q02` — " in appendix and "`t2.r" in appendix
 
 
 def test_ladders_name_only_real_conclusions_in_order(kb):

@@ -52,7 +52,7 @@ def test_no_internal_id_in_the_running_text_only_in_the_appendix(kb):
     for ident in _ids(kb, data):
         assert f"`{ident}`" not in body and f"({ident}" not in body, ident
     for c in [*data["conclusions"], *data["recommendations"]]:
-        assert f"| `{c['id']}` |" in appendix
+        assert f"- `{c['id']}` — " in appendix
         for s in c["sources"]:
             assert s["ref"] in appendix
     text = cli("diagnose", PFI).out
@@ -66,7 +66,7 @@ def test_html_keeps_ids_in_title_attributes_linked_to_the_appendix_row(kb):
     visible = re.sub(r"<[^>]+>", "", body)
     for c in data["recommendations"]:
         assert f'href="#ref-{c["id"]}" title="{c["id"]}"' in page
-        assert f'<tr id="ref-{c["id"]}">' in page
+        assert f'<li id="ref-{c["id"]}">' in page
         assert c["id"] not in visible
 
 
