@@ -534,7 +534,7 @@ def bars_svg(kb: KnowledgeBase, a: Assessment) -> str | None:
 # ---- HTML and text ------------------------------------------------------------------------------
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;"
-       "color:#222}code{background:#f3f3f3;padding:0 .2em}a{color:#0b4f7c}"
+       "color:#222}code{background:#f3f3f3;padding:0 .2em;overflow-wrap:anywhere}a{color:#0b4f7c}"
        "table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}"
        "th,td{border:1px solid #ccc;padding:.2rem .45rem;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}"
        "figure{margin:1.5rem 0}figure.plot svg{max-width:44rem;display:block}figcaption{color:#444;font-size:.9rem}"

@@ -256,7 +256,7 @@ def _also_named(kb: KnowledgeBase, d: Diagnosis, rungs: list) -> list[tuple[str,
 
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;line-height:1.45;"
-       "color:#222}code{background:#f3f3f3;padding:0 .2em}a{color:#0b4f7c}"
+       "color:#222}code{background:#f3f3f3;padding:0 .2em;overflow-wrap:anywhere}a{color:#0b4f7c}"
        "a[href^='#ref-']{color:inherit;text-decoration:none;border-bottom:1px dotted #555}"
        "table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}"
        "th,td{border:1px solid #ccc;padding:.2rem .45rem;vertical-align:top;overflow-wrap:anywhere}"
