@@ -20,7 +20,7 @@ from .assess import (GAP_TYPE, METHOD_AGREEMENT, METHOD_GAP, METHOD_MEAN, Assess
                      anonymity_text, assessment_json, consistency_counts, differences, figure1_axes, figure1_regions,
                      position, position_interval, settings)
 from .kb import KnowledgeBase
-from .pictures import (HATCHES, LABEL_BOX, MARKERS, PALETTE, REGION_COLOURS, Axis, colour, figure as _figure,
+from .pictures import (HATCHES, LABEL_BOX, MARKERS, REGION_COLOURS, Axis, colour, figure as _figure,
                        figure1_svg as _figure1_svg, mpl_text as _mpl_text, short_label, svg as _svg, wrap as _wrap)
 from .report import _cite, _evidence, _md_escape as esc, _recommendations, headline
 

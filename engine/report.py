@@ -19,7 +19,7 @@ TYPE_HEADINGS = {
     "disconnect": "Say-versus-do disconnects", "risk": "Risks of failure", "barrier": "Barriers present",
     "symptom": "End results reported", "cause": "Barriers to check", "fit": "Fit with the context",
     "outlook": "Outlook for service quality", "pressure": "Competing pressures out of balance",
-    "whatworks": "What-Works areas that are weak", "gap": "Perception gaps",
+    "whatworks": "What-Works areas that are weak", "gap": "Perception gaps", "strength": "What is working well",
 }
 
 
