@@ -20,7 +20,7 @@ from .assess import (GAP_TYPE, METHOD_AGREEMENT, METHOD_GAP, METHOD_MEAN, Assess
                      anonymity_text, assessment_json, consistency_counts, differences, figure1_axes, figure1_regions,
                      position, position_interval, settings)
 from .kb import KnowledgeBase
-from .pictures import (HATCHES, LABEL_BOX, MARKERS, REGION_COLOURS, Axis, colour, figure as _figure,
+from .pictures import (HATCHES, INK, LABEL_BOX, MARKERS, REGION_COLOURS, Axis, colour, figure as _figure,
                        figure1_svg as _figure1_svg, mpl_text as _mpl_text, short_label, svg as _svg, wrap as _wrap)
 from .report import _cite, _evidence, _md_escape as esc, _recommendations, headline
 
@@ -445,8 +445,9 @@ def _plot_positions(kb: KnowledgeBase, a: Assessment, ax: Any) -> None:
                         capsize=3, alpha=0.8, zorder=4.2)   # under the labels
         ax.scatter([p["x"]], [p["y"]], s=170 if g.is_overall else 70, marker=marker, color=colour,
                    edgecolors="white", linewidths=0.8, zorder=5)
+        # labels in dark ink (contrast), not the point's colour: the marker shape ties them together
         ax.annotate(_mpl_text(g.name), (p["x"], p["y"]), xytext=_place(placed, p["x"], p["y"], g.name),
-                    textcoords="offset points", fontsize=8.5, color=colour, zorder=4.5, bbox=LABEL_BOX)
+                    textcoords="offset points", fontsize=8.5, color=INK, zorder=4.5, bbox=LABEL_BOX)
     colour_of = {g.slug or None: _style(n, g)[0] for n, g in enumerate(groups)}
     for t in a.travel:
         pts = [(s["x"], s["y"], s["round"]) for s in t["path"] if s["x"] is not None and s["y"] is not None]

@@ -116,3 +116,9 @@ def test_figure1_position_interval_is_conservative_against_per_respondent_scores
     for o in data["organisations"]:
         if o["suppressed"]:
             assert "position_interval" not in o and "position" not in o
+
+
+def test_identical_input_gives_byte_identical_reports_in_every_format():
+    from test_assess import EXAMPLE
+    for fmt in ("html", "markdown", "json"):
+        assert cli("assess", EXAMPLE, "--format", fmt).out == cli("assess", EXAMPLE, "--format", fmt).out
