@@ -58,15 +58,113 @@ def settings() -> dict:
 
 # ---- statistics ---------------------------------------------------------------------------------
 
+CONFIDENCE = 0.95
+SCALE_POINTS = 5                         # the 1–5 scale every rated item uses (CONTRACT §1)
+METHOD_MEAN = ("Student t interval: mean ± t(0.975, n − 1) · SD / √n, clipped to the 1–5 scale. Chosen "
+               "over the bootstrap because groups are small (3 to a few dozen answers): with 3 answers a "
+               "bootstrap has only 10 distinct resamples and its interval is too narrow, while the t "
+               "interval widens as n falls, as it should, and needs no random numbers (reports stay "
+               "byte-identical). It assumes roughly symmetric answers; with every answer the same its "
+               "width is 0 (no spread seen, not certainty).")
+METHOD_GAP = ("Welch interval for the difference of two means (unequal spreads, Welch–Satterthwaite "
+              "degrees of freedom). A gap is credible only when its 95 % interval excludes zero and the "
+              "difference is at least the gap threshold; otherwise there is not enough evidence to tell.")
+METHOD_AGREEMENT = ("agreement r_wg = 1 − SD² / 2, where 2 is the variance of answers spread evenly over "
+                    "the five points (no agreement); 1 = everyone gave the same answer, 0 = as spread as "
+                    "chance; clipped to 0–1 (James, Demaree & Wolf 1984; our choice of index, not the seeds').")
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betai(a: float, b: float, x: float) -> float:
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """Student's t distribution function (df may be fractional, as Welch's are)."""
+    tail = 0.5 * _betai(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+@lru_cache(maxsize=512)
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile (p > 0.5) of Student's t, by bisection: exact to 1e-12, no scipy at run time."""
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2.0
+
+
+def mean_interval(n: int, mean: float, sd: float) -> tuple[float, float] | None:
+    """95 % Student t interval of a mean, clipped to the scale (see METHOD_MEAN); none below 2 answers."""
+    if n < 2:
+        return None
+    half = t_quantile(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n)
+    return max(1.0, mean - half), min(float(SCALE_POINTS), mean + half)
+
+
+def agreement(sd: float | None) -> float | None:
+    """r_wg against a uniform ("no agreement") spread over the scale points (see METHOD_AGREEMENT)."""
+    if sd is None:
+        return None
+    return min(1.0, max(0.0, 1.0 - sd * sd / ((SCALE_POINTS ** 2 - 1) / 12.0)))
+
+
+def welch(a: "ItemStat", b: "ItemStat") -> tuple[float, float, float | None] | None:
+    """95 % Welch interval of a.mean − b.mean and its degrees of freedom; none if either has < 2 answers."""
+    if a.n < 2 or b.n < 2 or a.exact is None or b.exact is None:
+        return None
+    diff = a.exact - b.exact
+    va, vb = (a.sd_exact or 0.0) ** 2 / a.n, (b.sd_exact or 0.0) ** 2 / b.n
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        return diff, diff, None
+    df = (va + vb) ** 2 / (va * va / (a.n - 1) + vb * vb / (b.n - 1))
+    half = t_quantile(0.5 + CONFIDENCE / 2, df) * se
+    return diff - half, diff + half, df
+
+
 @dataclass
 class ItemStat:
-    """One item in one group: what may be shown (n always; mean and SD only when `shown`)."""
+    """One item in one group: what may be shown (n always; the figures only when `shown`)."""
 
     n: int
     mean: float | None                 # rounded to 2 places: what is shown and what the rules see
     sd: float | None
     shown: bool = True
     exact: float | None = None         # unrounded, for differences (gaps, movement)
+    sd_exact: float | None = None
+    interval: tuple[float, float] | None = None    # 95 % interval of the mean, rounded to 2 places
+    agreement: float | None = None                 # r_wg, rounded to 2 places
 
     def consistency(self) -> str | None:
         """Within-group consistency from the spread: consistent, mixed or divided."""
@@ -77,19 +175,26 @@ class ItemStat:
                 "mixed" if self.sd <= limits["divided_sd"] else "divided")
 
     def as_json(self) -> dict:
+        """Suppressed: the count only — no mean, interval, spread or agreement that could reveal it."""
         if not self.shown:
             return {"n": self.n, "suppressed": True}
-        return {"n": self.n, "mean": self.mean, "sd": self.sd, "consistency": self.consistency()}
+        return {"n": self.n, "mean": self.mean, "sd": self.sd, "consistency": self.consistency(),
+                "interval": list(self.interval) if self.interval else None, "agreement": self.agreement}
 
 
 def item_stat(tally: Tally, index: int) -> ItemStat:
-    """Mean and sample SD from the counts; rounded to 2 places, the precision the rules then see."""
+    """Mean, sample SD, 95 % interval and agreement from the counts; rounded to 2 places, the
+    precision the rules then see."""
     n, total, squares = tally.moments(index)
     if n == 0:
         return ItemStat(0, None, None)
     mean = total / n
     sd = math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1)) if n > 1 else None
-    return ItemStat(n, round(mean, 2), None if sd is None else round(sd, 2), exact=mean)
+    ci = mean_interval(n, mean, sd) if sd is not None else None
+    agree = agreement(sd)
+    return ItemStat(n, round(mean, 2), None if sd is None else round(sd, 2), exact=mean, sd_exact=sd,
+                    interval=(round(ci[0], 2), round(ci[1], 2)) if ci else None,
+                    agreement=None if agree is None else round(agree, 2))
 
 
 def aggregate_choice(tally: Tally, item: str, multi: bool, min_group: int) -> Any:
@@ -147,11 +252,17 @@ class Group:
 
 @dataclass
 class Gap:
+    """A difference of at least the threshold between two shown organisations on one item; credible
+    only when the data support it (see METHOD_GAP)."""
+
     item: str
     high: Group
     low: Group
     difference: float
     conclusion: Conclusion
+    credible: bool = False
+    interval: tuple[float, float] | None = None    # 95 % Welch interval of high − low, 2 places
+    df: float | None = None
 
 
 @dataclass
@@ -271,6 +382,34 @@ def position(kb: KnowledgeBase, d: Diagnosis | None) -> dict:
     return out
 
 
+METHOD_POSITION = ("conservative 95 % interval of a Figure 1 score (the mean of its rows): the mean of the "
+                   "rows' SDs bounds the SD of each respondent's average from above (as if the rows' answers "
+                   "moved together), so the interval is at least as wide as the true one; Student t with the "
+                   "fewest answers any row has. Only rows shown (not suppressed) enter it.")
+
+
+def position_interval(kb: KnowledgeBase, g: Group) -> dict[str, list[float] | None]:
+    """Per Figure 1 axis, a conservative 95 % interval of the group's score (see METHOD_POSITION);
+    none where the score is not a plain mean of items, or fewer than 2 answers per row are shown."""
+    out: dict[str, list[float] | None] = {"x": None, "y": None}
+    axes = figure1_axes(kb)
+    if axes is None or g.suppressed:
+        return out
+    for key, sid in zip(("x", "y"), axes):
+        score = kb.scores[sid]
+        if score.fn != "mean" or not all(i in kb.questions for i in score.inputs):
+            continue
+        cells = [g.items[i] for i in score.inputs if i in g.items and g.items[i].shown and g.items[i].mean is not None]
+        if len(cells) < score.min_answered or any(c.sd_exact is None for c in cells):
+            continue
+        n = min(c.n for c in cells)
+        mean = sum(c.exact for c in cells) / len(cells)
+        sd = sum(c.sd_exact for c in cells) / len(cells)
+        ci = mean_interval(n, mean, sd)
+        out[key] = [round(ci[0], 2), round(ci[1], 2)] if ci else None
+    return out
+
+
 def figure1_axes(kb: KnowledgeBase) -> tuple[str, str] | None:
     """The two scores the `mode` rules test, told apart by the instrument of the items behind them."""
     cache = kb.__dict__.setdefault("_assess_cache", {})
@@ -361,7 +500,8 @@ def figure1_regions(kb: KnowledgeBase, cells: int = 80) -> tuple[list[float], li
 # ---- gaps ---------------------------------------------------------------------------------------
 
 def find_gaps(kb: KnowledgeBase, result: RoundResult, threshold: float) -> list[Gap]:
-    """Pairs of shown organisations whose means on an item differ by at least `threshold`."""
+    """Pairs of shown organisations whose means on an item differ by at least `threshold`, each with
+    the 95 % interval of the difference and whether the data support it (credible first, then by size)."""
     cfg = settings()
     concept = kb.entry(cfg["cite"]["gap"])
     cite = concept.source if concept is not None else None
@@ -376,13 +516,19 @@ def find_gaps(kb: KnowledgeBase, result: RoundResult, threshold: float) -> list[
                 if diff + 1e-9 < threshold:
                     continue
                 (high, sh), (low, sl) = ((a, sa), (b, sb)) if sa.mean >= sb.mean else ((b, sb), (a, sa))
-                found.append(Gap(item, high, low, diff, _gap_conclusion(kb, item, high, sh, low, sl, diff, threshold, cite)))
-        gaps += sorted(found, key=lambda g: (-g.difference, g.conclusion.id))
+                w = welch(sh, sl)
+                credible = w is not None and w[0] > 0
+                interval = (round(w[0], 2), round(w[1], 2)) if w else None
+                df = None if w is None or w[2] is None else round(w[2], 1)
+                found.append(Gap(item, high, low, diff, _gap_conclusion(kb, item, high, sh, low, sl, diff, threshold,
+                                                                        cite, credible, interval), credible, interval, df))
+        gaps += sorted(found, key=lambda g: (not g.credible, -g.difference, g.conclusion.id))
     return gaps
 
 
 def _gap_conclusion(kb: KnowledgeBase, item: str, high: Group, sh: ItemStat, low: Group, sl: ItemStat,
-                    diff: float, threshold: float, cite: Citation | None) -> Conclusion:
+                    diff: float, threshold: float, cite: Citation | None, credible: bool = True,
+                    interval: tuple[float, float] | None = None) -> Conclusion:
     cfg = settings()["gap"]
     first, second = sorted([high, low], key=lambda g: g.slug)
     ident = f"{cfg['id_prefix']}.{item}.{first.slug}.{second.slug}"
@@ -390,7 +536,15 @@ def _gap_conclusion(kb: KnowledgeBase, item: str, high: Group, sh: ItemStat, low
     because = (f"{high.name} ({sh.n} of {high.respondents} respondents answered) rates {item} "
                f"“{q.title}” at {sh.mean:.2f} on average; {low.name} ({sl.n} of {low.respondents}) at "
                f"{sl.mean:.2f}: a gap of {diff:.2f} on the 1–5 scale (threshold {threshold:g}).")
-    title = f"{high.name} and {low.name} see “{q.title}” differently"
+    ci = "not computable from fewer than 2 answers" if interval is None else \
+        f"{interval[0]:.2f} to {interval[1]:.2f}"
+    if credible:
+        because += f" The 95 % interval of the difference, {ci}, excludes zero: the data support the gap."
+        title = f"{high.name} and {low.name} see “{q.title}” differently"
+    else:
+        because += (f" The 95 % interval of the difference, {ci}, includes zero: not enough evidence to tell "
+                    f"(n = {sh.n} and {sl.n}).")
+        title = f"Not enough evidence to tell whether {high.name} and {low.name} see “{q.title}” differently"
     return Conclusion(ident, GAP_TYPE, title, [Justification(cfg["rule"], [Premise("item", item, None)], because)],
                       [cite] if cite else [])
 
@@ -443,7 +597,8 @@ def agenda(kb: KnowledgeBase, result: RoundResult) -> dict:
     limits, polarity = cfg["thresholds"], cfg["polarity"]
     overall, d = result.overall, result.overall.diagnosis
     gapped: dict[str, list[Gap]] = {}
-    for g in result.gaps:
+    credible = [g for g in result.gaps if g.credible]
+    for g in credible:
         gapped.setdefault(g.item, []).append(g)
     scored = {}
     for item, stat in overall.items.items():
@@ -462,7 +617,7 @@ def agenda(kb: KnowledgeBase, result: RoundResult) -> dict:
         _mechanisms(kb, a, recs)
         _reasons(kb, a, overall)
     areas.sort(key=_rank)
-    return {"working_well": well, "weak": weak, "problems": problems, "gaps": result.gaps,
+    return {"working_well": well, "weak": weak, "problems": problems, "gaps": credible,
             "areas": areas, "no_mechanism": [a for a in areas if not a.mechanisms], "health": scored}
 
 
@@ -614,7 +769,7 @@ def assess(kb: KnowledgeBase, survey: Survey, min_group: int = 3, gap: float = 1
             for g in r.shown:
                 g.diagnosis = _diagnose_group(kb, g, g.name, backend)
             r.gaps = find_gaps(kb, r, gap)
-            r.overall.diagnosis.conclusions += [g.conclusion for g in r.gaps]
+            r.overall.diagnosis.conclusions += [g.conclusion for g in r.gaps if g.credible]
         rounds.append(r)
     current = rounds[-1]
     plan = agenda(kb, current) if not current.overall.suppressed else {
@@ -664,6 +819,7 @@ def _group_json(kb: KnowledgeBase, g: Group, full: bool) -> dict:
         out["sector"] = g.sector
     out["consistency"] = consistency_counts(g)
     out["position"] = position(kb, g.diagnosis)
+    out["position_interval"] = position_interval(kb, g)
     if full:
         out["items"] = {i: s.as_json() for i, s in g.items.items()}
         out["diagnosis"] = diagnosis_json(kb, g.diagnosis) if g.diagnosis else None
@@ -674,7 +830,8 @@ def _gap_json(g: Gap) -> dict:
     hs, ls = g.high.items[g.item], g.low.items[g.item]
     return {"id": g.conclusion.id, "item": g.item, "between": [g.high.name, g.low.name],
             "difference": g.difference, "means": [hs.mean, ls.mean], "answered": [hs.n, ls.n],
-            "respondents": [g.high.respondents, g.low.respondents], "because": g.conclusion.justifications[0].because}
+            "respondents": [g.high.respondents, g.low.respondents], "because": g.conclusion.justifications[0].because,
+            "credible": g.credible, "interval": list(g.interval) if g.interval else None, "df": g.df}
 
 
 def _area_json(a: Area, rank: int) -> dict:
@@ -702,6 +859,8 @@ def assessment_json(kb: KnowledgeBase, a: Assessment) -> dict:
         "min_group": a.min_group,
         "gap_threshold": a.gap_threshold,
         "anonymity": {"method": "secondary-suppression", "min_group": a.min_group, "text": anonymity_text(a.min_group)},
+        "statistics": {"confidence": CONFIDENCE, "mean_interval": METHOD_MEAN, "gap_rule": METHOD_GAP,
+                       "agreement": METHOD_AGREEMENT, "position_interval": METHOD_POSITION},
         "organisations": [_group_json(kb, g, True) for g in cur.groups],
         "items": {i: s.as_json() for i, s in cur.overall.items.items()},
         "gaps": [_gap_json(g) for g in cur.gaps],

@@ -16,32 +16,29 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .assess import (GAP_TYPE, Assessment, Group, RoundResult, anonymity_text, assessment_json,
-                     consistency_counts, differences, figure1_axes, figure1_regions, position, settings)
+from .assess import (GAP_TYPE, METHOD_AGREEMENT, METHOD_GAP, METHOD_MEAN, Assessment, Group, RoundResult,
+                     anonymity_text, assessment_json, consistency_counts, differences, figure1_axes, figure1_regions,
+                     position, position_interval, settings)
 from .kb import KnowledgeBase
-from .report import _cite, _md_escape as esc, markdown as diagnosis_markdown
+from .pictures import (HATCHES, INK, LABEL_BOX, MARKERS, REGION_COLOURS, Axis, colour, figure as _figure,
+                       figure1_svg as _figure1_svg, mpl_text as _mpl_text, short_label, svg as _svg, wrap as _wrap)
+from .report import _cite, _evidence, _md_escape as esc, _recommendations, headline
 
 FIGURE1 = "\x00figure1\x00"
 GAP_PAIRS_SHOWN = 30          # more pairs than this: one row per question instead of one per pair
 BARS = "\x00bars\x00"
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#7f7f7f"]
-REGION_COLOURS = ["#fde0dd", "#fff3c4", "#d9f0d3", "#dbe9f6", "#eeeeee"]
+APPENDIX = "Appendix: ids"
 
 
 # ---- words --------------------------------------------------------------------------------------
 
 def _title(kb: KnowledgeBase, ident: str | None) -> str:
-    """A conclusion's title from the rules (ids are opaque to this module)."""
+    """A conclusion's title from the rules (ids are opaque to this module, and stay out of the
+    running text: the appendix and the JSON carry them)."""
     if ident is None:
         return "not determined (too few answers)"
     rules = kb.rules_concluding(ident)
-    return f"{esc(rules[0].title)} (`{ident}`)" if rules else f"`{ident}`"
-
-
-def short_label(ident: str) -> str:
-    """A region or step label for a picture: the last part of the conclusion id, capitalised."""
-    return ident.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+    return esc(rules[0].title) if rules else esc(short_label(ident))
 
 
 def _concept_cite(kb: KnowledgeBase, key: str) -> str:
@@ -63,11 +60,81 @@ def sections(kb: KnowledgeBase, a: Assessment) -> list[str]:
         out.append("## Nothing more can be shown\n\nThere are fewer respondents in all than the minimum group "
                    f"size ({a.min_group}): any figure would reveal individual answers.\n")
         return out
-    out += [_positions(kb, a), FIGURE1, _agenda(kb, a), _gaps(kb, cur, a)]
+    rest = [_positions(kb, a), FIGURE1, _agenda(kb, a), _gaps(kb, cur, a)]
     if a.travel:
-        out.append(_travel(kb, a))
-    out += [_items(kb, cur, a.min_group), BARS, _overall_diagnosis(kb, cur), _group_diagnoses(kb, cur), _data(a)]
-    return out
+        rest.append(_travel(kb, a))
+    rest += [_items(kb, cur, a.min_group), BARS, _overall_diagnosis(kb, cur), _group_diagnoses(kb, cur), _data(a),
+             _appendix(kb, a)]
+    return [_head(kb, a), _summary(kb, a), _contents([out[1], *rest]), out[1], *rest]
+
+
+def anchor(heading: str) -> str:
+    """The anchor of a section heading: lower case, words joined by hyphens (as GitHub makes them)."""
+    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
+
+
+def _contents(chunks: list[str]) -> str:
+    """A table of contents: every second-level heading of the report, linked to its section."""
+    heads = [h for c in chunks for h in re.findall(r"^## (.+)$", c, flags=re.M)]
+    return "## Contents\n\n" + "".join(f"{n}. [{h}](#{anchor(h)})\n" for n, h in enumerate(heads, start=1))
+
+
+def _summary(kb: KnowledgeBase, a: Assessment) -> str:
+    """The page to forward: where the partnership stands, what works, the top risks and the first
+    actions (of the diagnosis of everyone's mean answers), and how many gaps the data support."""
+    cur = a.current
+    lines = ["## Summary\n"]
+    if cur.overall.suppressed:
+        lines.append(f"Fewer respondents in all than the minimum group size ({a.min_group}): nothing can be shown.")
+        return "\n".join(lines) + "\n"
+    d, plan = cur.overall.diagnosis, a.agenda
+    h = headline(d)
+    pos = position(kb, d)
+    lines += [f"**Where the partnership stands** (on the mean answers of {cur.respondents} respondents)\n",
+              f"- Staircase step: {_title(kb, pos['staircase'])}", f"- Figure 1 mode: {_title(kb, pos['mode'])}\n",
+              "**What is working well**\n"]
+    well = [esc(kb.questions[i].title) for i in plan["working_well"][:5]] or \
+        [esc(c.title) for c in d.conclusions if c.id in (h.get("strengths") or [])]
+    lines += [f"- {w}" for w in well] or ["- none found"]
+    lines.append("\n**Top risks** (the first priority areas)\n")
+    lines += [f"- {esc(x.title)}" for x in plan["areas"][:3]] or ["- none found"]
+    lines.append("\n**First actions**\n")
+    actions = [r for i in h.get("first_actions") or [] if (r := d.conclusion(i)) is not None]
+    for n, r in enumerate(actions, start=1):
+        why = "; ".join(esc(d.conclusion(x).title) if d.conclusion(x) else esc(x) for x in r.addresses)
+        lines.append(f"{n}. **{esc(r.title)}** — because: {why or 'the partnership as a whole'}")
+    if not actions:
+        lines.append("No intervention is indicated by the mean answers.")
+    credible = [g for g in cur.gaps if g.credible]
+    lines.append(f"\n**Perception gaps:** {len(credible)} supported by the data; "
+                 f"{len(cur.gaps) - len(credible)} more differences of {a.gap_threshold:g} or more with not "
+                 "enough evidence to tell (see *Perception gaps*).")
+    hidden = [g for g in cur.groups if g.suppressed]
+    if hidden:
+        lines.append(f"\n**Suppressed for anonymity:** {', '.join(esc(g.name) for g in hidden)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _appendix(kb: KnowledgeBase, a: Assessment) -> str:
+    """Every id the report stands for: questions, conclusions and recommendations, gaps, areas."""
+    cur = a.current
+    rows: dict[str, str] = {}
+    for item in kb.questions:
+        if item in cur.overall.items:
+            rows.setdefault(item, kb.questions[item].title)
+    d = cur.overall.diagnosis
+    for c in [*d.conclusions, *d.recommendations, *(g.conclusion for g in cur.gaps)]:
+        rows.setdefault(c.id, c.title)
+    for area in a.agenda["areas"]:
+        rows.setdefault(area.id, area.title)
+        for m in area.mechanisms:
+            rows.setdefault(m["id"], m["title"])
+    for g in cur.shown:
+        for c in [*g.diagnosis.conclusions, *g.diagnosis.recommendations]:
+            rows.setdefault(c.id, c.title)
+    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) and `partnerdx why ID` use.\n"]
+    lines += [f"- `{i}` — {esc(t)}" for i, t in rows.items()]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(kb: KnowledgeBase, a: Assessment) -> str:
@@ -83,23 +150,6 @@ def _head(kb: KnowledgeBase, a: Assessment) -> str:
     where = f" in {orgs} organisations" if orgs else ""
     rnd = f", round {esc(cur.label)} of {len(a.rounds)}" if len(a.rounds) > 1 else ""
     lines.append(f"{cur.respondents} respondents{where}{rnd}; from {esc(', '.join(a.files))}.\n")
-    if not cur.overall.suppressed:
-        pos = position(kb, cur.overall.diagnosis)
-        lines.append(f"- **Overall, on the mean answers of {cur.respondents} respondents:** staircase step "
-                     f"{_title(kb, pos['staircase'])}; Figure 1 mode {_title(kb, pos['mode'])}.")
-        for diff in differences(kb, cur) if cur.shown else []:
-            if not diff["same"]:
-                what = "staircase steps" if diff["kind"] == "staircase" else "Figure 1 modes"
-                landed = "; ".join(f"{esc(n)}: `{v}`" if v else f"{esc(n)}: not determined"
-                                   for n, v in diff["by_organisation"].items())
-                lines.append(f"- **The organisations land on different {what}:** {landed}.")
-        lines.append(f"- **Perception gaps:** {len(cur.gaps)} between organisations (means differing by "
-                     f"{a.gap_threshold:g} or more on the 1–5 scale).")
-        lines.append(f"- **Priority areas:** {len(a.agenda['areas'])}, of which "
-                     f"{len(a.agenda['no_mechanism'])} with no mechanism in the knowledge base.")
-    hidden = [g for g in cur.groups if g.suppressed]
-    if hidden:
-        lines.append(f"- **Suppressed for anonymity:** {', '.join(esc(g.name) for g in hidden)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -123,7 +173,7 @@ def _positions(kb: KnowledgeBase, a: Assessment) -> str:
     cur = a.current
     fig = settings()["figure1"]
     lines = ["## Where the organisations stand\n",
-             f"| | Respondents | Staircase step | Figure 1 mode | {fig['x']['high']} (1–5) | {fig['y']['high']} (1–5) |",
+             f"| Group | Respondents | Staircase step | Figure 1 mode | {fig['x']['high']} (1–5) | {fig['y']['high']} (1–5) |",
              "|---|---:|---|---|---:|---:|"]
     for g in [cur.overall, *cur.shown]:
         p = position(kb, g.diagnosis)
@@ -131,13 +181,25 @@ def _positions(kb: KnowledgeBase, a: Assessment) -> str:
                      f"| {_num(p['x'])} | {_num(p['y'])} |")
     lines.append("\nEach row is a diagnosis by the rules of the mean answers of that group; the overall row "
                  "weighs every respondent equally.")
+    for diff in differences(kb, cur) if cur.shown else []:
+        if not diff["same"]:
+            what = "staircase steps" if diff["kind"] == "staircase" else "Figure 1 modes"
+            landed = "; ".join(f"{esc(n)}: {_title(kb, v)}" if v else f"{esc(n)}: not determined"
+                               for n, v in diff["by_organisation"].items())
+            lines.append(f"\n**The organisations land on different {what}:** {landed}.")
+    lines.append(f"\n{len(a.agenda['areas'])} priority areas, of which {len(a.agenda['no_mechanism'])} with no "
+                 "mechanism in the knowledge base.")
     return "\n".join(lines) + "\n"
 
 
 def _item_line(kb: KnowledgeBase, item: str, g: Group) -> str:
     s = g.items[item]
-    return (f"- **{esc(kb.questions[item].title)}** (`{item}`): mean {s.mean:.2f} of {s.n} answers, "
+    return (f"- **{esc(kb.questions[item].title)}**: mean {s.mean:.2f}{_interval(s)} of {s.n} answers, "
             f"SD {_num(s.sd)} ({s.consistency() or 'one answer'})")
+
+
+def _interval(s) -> str:
+    return f" (95 % interval {s.interval[0]:.2f}–{s.interval[1]:.2f})" if s.interval else ""
 
 
 def _agenda(kb: KnowledgeBase, a: Assessment) -> str:
@@ -155,10 +217,11 @@ def _agenda(kb: KnowledgeBase, a: Assessment) -> str:
         lines += [_item_line(kb, i, cur.overall) for i in plan["weak"]]
     if plan["problems"]:
         lines.append("\nConcluded from the mean answers:\n")
-        lines += [f"- **{esc(c.title)}** (`{c.id}`, {c.type})" for c in plan["problems"]]
-    if cur.gaps:
-        lines.append(f"\n{len(cur.gaps)} perception gaps between organisations: see *Perception gaps* below.")
-    if not (plan["weak"] or plan["problems"] or cur.gaps):
+        lines += [f"- **{esc(c.title)}**" for c in plan["problems"]]
+    if plan["gaps"]:
+        lines.append(f"\n{len(plan['gaps'])} perception gaps between organisations that the data support: see "
+                     "*Perception gaps* below.")
+    if not (plan["weak"] or plan["problems"] or plan["gaps"]):
         lines.append("No weak item, problem or perception gap stands out.")
     lines += ["\n### Priority areas\n", _concept_cite(kb, "prioritise") + "\n",
               "Ranked: first the areas the diagnosis recommends acting on (by its priority, 1 = first), then "
@@ -167,33 +230,38 @@ def _agenda(kb: KnowledgeBase, a: Assessment) -> str:
     if not plan["areas"]:
         lines.append("No area needs attention on this evidence.")
     for n, area in enumerate(plan["areas"], start=1):
-        lines.append(f"{n}. **{esc(area.title)}** (`{area.id}`) — {esc('; '.join(area.reasons))}.")
+        lines.append(f"{n}. **{esc(area.title)}** — {esc('; '.join(area.reasons))}.")
         for m in area.mechanisms:
             via = (f"recommended by the diagnosis, priority {m['priority']}" if m["via"] == "diagnosis"
                    else "from the knowledge base")
-            lines.append(f"   - mechanism: {esc(m['title'])} (`{m['id']}`, {via})")
+            lines.append(f"   - mechanism: {esc(m['title'])} ({via})")
         if not area.mechanisms:
             lines.append("   - no mechanism in the knowledge base")
     lines += ["\n### Areas with no mechanism in the knowledge base\n", _concept_cite(kb, "no_mechanism") + "\n"]
     if plan["no_mechanism"]:
-        lines += [f"- **{esc(x.title)}** (`{x.id}`)" for x in plan["no_mechanism"]]
+        lines += [f"- **{esc(x.title)}**" for x in plan["no_mechanism"]]
     else:
         lines.append("Every priority area has at least one mechanism in the knowledge base.")
     return "\n".join(lines) + "\n"
 
 
 def _gaps(kb: KnowledgeBase, cur: RoundResult, a: Assessment) -> str:
-    lines = ["## Perception gaps\n", _concept_cite(kb, "gap") + "\n"]
+    lines = ["## Perception gaps\n", _concept_cite(kb, "gap") + "\n",
+             f"A difference of {a.gap_threshold:g} or more between two organisations' means is listed; it is a "
+             "gap the data support only when the 95 % interval of the difference excludes zero. " + METHOD_GAP + "\n"]
     if not cur.gaps:
         lines.append(f"No two organisations' means differ by {a.gap_threshold:g} or more on any question.")
         return "\n".join(lines) + "\n"
     if len(cur.gaps) > GAP_PAIRS_SHOWN:
         return "\n".join(lines + _gap_summary(kb, cur)) + "\n"
-    lines += ["| Question | Higher | Lower | Difference | Id |", "|---|---|---|---:|---|"]
+    lines += ["| Question | Higher | Lower | Difference (95 % interval) | Supported by the data? |",
+              "|---|---|---|---:|---|"]
     for g in cur.gaps:
         hs, ls = g.high.items[g.item], g.low.items[g.item]
-        lines.append(f"| {esc(kb.questions[g.item].title)} (`{g.item}`) | {esc(g.high.name)}: {hs.mean:.2f} "
-                     f"(n={hs.n}) | {esc(g.low.name)}: {ls.mean:.2f} (n={ls.n}) | {g.difference:.2f} | `{g.conclusion.id}` |")
+        ci = f" ({g.interval[0]:.2f} to {g.interval[1]:.2f})" if g.interval else ""
+        verdict = "yes" if g.credible else f"not enough evidence to tell (n = {hs.n} and {ls.n})"
+        lines.append(f"| {esc(kb.questions[g.item].title)} | {esc(g.high.name)}: {hs.mean:.2f} "
+                     f"(n={hs.n}) | {esc(g.low.name)}: {ls.mean:.2f} (n={ls.n}) | {g.difference:.2f}{ci} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
@@ -203,14 +271,16 @@ def _gap_summary(kb: KnowledgeBase, cur: RoundResult) -> list[str]:
     for g in cur.gaps:
         by_item.setdefault(g.item, []).append(g)
     lines = [f"{len(cur.gaps)} pairs of organisations differ by the threshold or more, on {len(by_item)} "
-             "questions; each pair is a `gap` conclusion with its own id in the JSON output "
+             "questions; each pair has its own id, interval and verdict in the JSON output "
              "(`--format json`). Per question, the organisations at either end:\n",
-             "| Question | Highest | Lowest | Widest gap | Pairs |", "|---|---|---|---:|---:|"]
+             "| Question | Highest | Lowest | Widest gap | Pairs | Supported by the data |",
+             "|---|---|---|---:|---:|---:|"]
     for item, gaps in by_item.items():
         cells = [(g, g.items[item]) for g in cur.shown if item in g.items and g.items[item].shown]
         (high, hs), (low, ls) = max(cells, key=lambda c: c[1].exact), min(cells, key=lambda c: c[1].exact)
-        lines.append(f"| {esc(kb.questions[item].title)} (`{item}`) | {esc(high.name)}: {hs.mean:.2f} (n={hs.n}) | "
-                     f"{esc(low.name)}: {ls.mean:.2f} (n={ls.n}) | {max(g.difference for g in gaps):.2f} | {len(gaps)} |")
+        lines.append(f"| {esc(kb.questions[item].title)} | {esc(high.name)}: {hs.mean:.2f} (n={hs.n}) | "
+                     f"{esc(low.name)}: {ls.mean:.2f} (n={ls.n}) | {max(g.difference for g in gaps):.2f} | {len(gaps)} "
+                     f"| {sum(g.credible for g in gaps)} |")
     return lines
 
 
@@ -228,7 +298,7 @@ def _travel(kb: KnowledgeBase, a: Assessment) -> str:
         lines.append(f"- Figure 1: {_title(kb, then['mode'])} → {_title(kb, now['mode'])}; "
                      f"{_move(then, now, 'x', fig['x'])}, {_move(then, now, 'y', fig['y'])}")
         if t["moved_most"]:
-            moved = "; ".join(f"{esc(m['title'])} (`{m['item']}`) {m['then']:.2f} → {m['now']:.2f}"
+            moved = "; ".join(f"{esc(m['title'])} {m['then']:.2f} → {m['now']:.2f}"
                               for m in t["moved_most"])
             lines.append(f"- moved most: {moved}")
         lines.append("")
@@ -246,10 +316,12 @@ def _move(then: dict, now: dict, axis: str, cfg: dict) -> str:
 def _items(kb: KnowledgeBase, cur: RoundResult, min_group: int) -> str:
     groups = [cur.overall, *cur.shown]
     lines = ["## Answers by question and organisation\n",
-             f"Mean ± standard deviation on 1–5. Consistency within a group comes from the spread: † marks a "
+             f"Each cell: the mean on 1–5 with its 95 % interval in brackets, then the standard deviation (SD) "
+             f"and the agreement index (agr., r_wg as a percentage). Consistency within a group comes from the spread: † marks a "
              f"mixed group (SD over {settings()['thresholds']['consistent_sd']:g}), ‡ a divided one (over "
              f"{settings()['thresholds']['divided_sd']:g}). A blank cell rests on fewer than {min_group} answers "
-             "(or would reveal one) and is not shown.\n"]
+             "(or would reveal one) and is not shown, nor is any interval or spread of it.\n",
+             f"*Interval:* {METHOD_MEAN}\n", f"*Agreement:* {METHOD_AGREEMENT}\n"]
     by_instrument: dict[str, list[str]] = {}
     for item in kb.questions:
         if item in cur.overall.items:
@@ -260,7 +332,7 @@ def _items(kb: KnowledgeBase, cur: RoundResult, min_group: int) -> str:
         lines.append("|---|" + "---:|" * len(groups))
         for item in items:
             cells = [_cell(g, item) for g in groups]
-            lines.append(f"| {esc(kb.questions[item].title)} (`{item}`) | " + " | ".join(cells) + " |")
+            lines.append(f"| {esc(kb.questions[item].title)} | " + " | ".join(cells) + " |")
         lines.append("")
     consist = [f"{esc(g.name)}: " + ", ".join(f"{v} {k}" for k, v in consistency_counts(g).items()) for g in cur.shown]
     if consist:
@@ -273,14 +345,15 @@ def _cell(g: Group, item: str) -> str:
     if s is None or not s.shown or s.mean is None:
         return ""
     mark = {"mixed": " †", "divided": " ‡"}.get(s.consistency() or "", "")
-    return f"{s.mean:.2f} ± {_num(s.sd)}{mark}"
+    ci = f" [{s.interval[0]:.2f}–{s.interval[1]:.2f}]" if s.interval else ""
+    agree = f", agr. {round(100 * s.agreement)} %" if s.agreement is not None else ""
+    return f"{s.mean:.2f}{ci}; SD {_num(s.sd)}{agree}{mark}"
 
 
 def _overall_diagnosis(kb: KnowledgeBase, cur: RoundResult) -> str:
     """The engine's own diagnosis report of the means, one heading level down."""
-    d = cur.overall.diagnosis
-    body = diagnosis_markdown(kb, replace(d, conclusions=[c for c in d.conclusions if c.type != GAP_TYPE]))
-    body = body.split("\n", 1)[1] if body.startswith("# ") else body
+    d = replace(cur.overall.diagnosis, conclusions=[c for c in cur.overall.diagnosis.conclusions if c.type != GAP_TYPE])
+    body = _evidence(kb, d, False).replace("@@figure1@@\n\n", "") + _recommendations(kb, d, False)
     body = re.sub(r"^(#+) ", r"#\1 ", body, flags=re.M)
     return (f"## Diagnosis of the whole partnership\n\nOn the mean answers of {cur.respondents} respondents "
             f"(every justification says so); the perception gaps are above.\n{body}")
@@ -296,9 +369,9 @@ def _group_diagnoses(kb: KnowledgeBase, cur: RoundResult) -> str:
         if not d.conclusions:
             lines.append("No conclusion can be drawn from this organisation's mean answers.\n")
         for c in d.conclusions:
-            lines.append(f"- {esc(c.title)} (`{c.id}`, {c.type})")
+            lines.append(f"- {esc(c.title)}")
         if d.recommendations:
-            recs = "; ".join(f"{esc(r.title)} (`{r.id}`, priority {r.priority})" for r in d.recommendations[:5])
+            recs = "; ".join(f"{esc(r.title)} (priority {r.priority})" for r in d.recommendations[:5])
             lines.append(f"- **recommended first:** {recs}")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -323,44 +396,11 @@ def _round_source(a: Assessment) -> str:
 
 # ---- pictures -----------------------------------------------------------------------------------
 
-def _mpl_text(text: str) -> str:
-    return text.replace("$", r"\$")
-
-
-def _figure(width: float, height: float):
-    import matplotlib
-    matplotlib.use("Agg")                  # never a GUI backend, even if pyplot is imported elsewhere
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "partnerdx",
-                                "font.family": "DejaVu Sans", "font.size": 9})
-    from matplotlib.figure import Figure   # no pyplot: no GUI backend, no global figure state
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _svg(fig, label: str) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
-    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
-                 lambda m: f'<svg{m.group(1)} role="img" aria-label="{html.escape(label)}" '
-                           'style="width:100%;height:auto"', svg, count=1)
-    return svg
-
-
-def _label_points(grid: list[float], cells: list[list[int]], index: int) -> tuple[float, float] | None:
-    """Where to write a region's name: its cell farthest from any other region (coarse grid)."""
-    step = max(1, len(grid) // 20)
-    mine = [(r, c) for r in range(0, len(grid), step) for c in range(0, len(grid), step) if cells[r][c] == index]
-    other = [(r, c) for r in range(0, len(grid), step) for c in range(0, len(grid), step) if cells[r][c] != index]
-    if not mine:
-        return None
-    last = len(grid) - 1
-
-    def room(p: tuple[int, int]) -> float:
-        edge = min(p[0], p[1], last - p[0], last - p[1]) ** 2
-        return min([edge, *((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 for q in other)])
-    best = max(mine, key=lambda p: (room(p), -p[0], p[1]))
-    return grid[best[1]], grid[best[0]]
+def _style(n: int, g: Group) -> tuple[str, str, str]:
+    """(colour, marker, hatch) of the n-th group drawn (0 = overall): never colour alone."""
+    if g.is_overall:
+        return "#000000", "*", ""
+    return colour(n - 1), MARKERS[(n - 1) % len(MARKERS)], HATCHES[1 + (n - 1) % (len(HATCHES) - 1)]
 
 
 def figure1_svg(kb: KnowledgeBase, a: Assessment) -> str | None:
@@ -371,27 +411,22 @@ def figure1_svg(kb: KnowledgeBase, a: Assessment) -> str | None:
     if axes is None or regions is None:
         return None
     cfg = settings()["figure1"]
-    grid, modes, cells = regions
-    fig = _figure(6.4, 6.0)
-    ax = fig.add_subplot()
-    ax.set_aspect("equal")
-    for index, mode in enumerate(modes):   # vector regions (no raster image: the page fetches nothing)
-        mask = [[1.0 if v == index else 0.0 for v in row] for row in cells]
-        ax.contourf(grid, grid, mask, levels=[0.5, 1.5], colors=[REGION_COLOURS[index % len(REGION_COLOURS)]])
-    for index, mode in enumerate(modes):
-        at = _label_points(grid, cells, index)
-        if at:
-            ax.text(at[0], at[1], short_label(mode), ha="center", va="center", fontsize=13, color="#555555",
-                    alpha=0.75, fontweight="bold", gid=f"region-{index}", zorder=1)
-    _plot_positions(kb, a, ax)
-    ax.set_xlim(1, 5)
-    ax.set_ylim(1, 5)
-    ax.set_xticks([1, 2, 3, 4, 5])
-    ax.set_yticks([1, 2, 3, 4, 5])
-    ax.set_xlabel(f"{cfg['x']['low']}  ←  {axes[0]}  →  {cfg['x']['high']}")
-    ax.set_ylabel(f"{cfg['y']['low']}  ←  {axes[1]}  →  {cfg['y']['high']}")
-    ax.set_title("Figure 1: where the organisations sit")
-    return _svg(fig, "Figure 1: mandatory to voluntary against contract to trust, with each organisation's position")
+    x = Axis(kb.scores[axes[0]].title, cfg["x"]["low"], cfg["x"]["high"])
+    y = Axis(kb.scores[axes[1]].title, cfg["y"]["low"], cfg["y"]["high"])
+    cur = a.current
+    placed = []
+    for g in [cur.overall, *cur.shown]:
+        p = position(kb, g.diagnosis)
+        if p["x"] is not None and p["y"] is not None:
+            mode = _title(kb, p["mode"]) if p["mode"] else "no mode"
+            span = position_interval(kb, g)
+            ci = {k: f" (95 % interval {v[0]:.2f}–{v[1]:.2f})" if v else "" for k, v in span.items()}
+            placed.append(f"{g.name}: {x.high.lower()} {p['x']:.2f}{ci['x']}, {y.high.lower()} {p['y']:.2f}{ci['y']} "
+                          f"({mode})")
+    desc = "Positions on Figure 1 (1–5 on each axis): " + "; ".join(placed) + "." if placed else ""
+    return _figure1_svg(regions, x, y, "Figure 1: where the organisations sit",
+                        "Figure 1: mandatory to voluntary against contract to trust, with each organisation's position",
+                        desc, lambda ax: _plot_positions(kb, a, ax))
 
 
 def _plot_positions(kb: KnowledgeBase, a: Assessment, ax: Any) -> None:
@@ -401,14 +436,19 @@ def _plot_positions(kb: KnowledgeBase, a: Assessment, ax: Any) -> None:
     where = [(n, g, p) for n, g, p in where if p["x"] is not None and p["y"] is not None]
     placed = [_dot_box(p["x"], p["y"]) for _, _, p in where]       # labels keep clear of every dot
     for n, g, p in where:
-        colour = "#000000" if g.is_overall else PALETTE[(n - 1) % len(PALETTE)]
-        marker = "*" if g.is_overall else "o"
+        colour, marker, _ = _style(n, g)
+        span = position_interval(kb, g)
+        if span["x"] or span["y"]:
+            xerr = [[p["x"] - span["x"][0]], [span["x"][1] - p["x"]]] if span["x"] else None
+            yerr = [[p["y"] - span["y"][0]], [span["y"][1] - p["y"]]] if span["y"] else None
+            ax.errorbar([p["x"]], [p["y"]], xerr=xerr, yerr=yerr, fmt="none", ecolor=colour, elinewidth=1.1,
+                        capsize=3, alpha=0.8, zorder=4.2)   # under the labels
         ax.scatter([p["x"]], [p["y"]], s=170 if g.is_overall else 70, marker=marker, color=colour,
                    edgecolors="white", linewidths=0.8, zorder=5)
+        # labels in dark ink (contrast), not the point's colour: the marker shape ties them together
         ax.annotate(_mpl_text(g.name), (p["x"], p["y"]), xytext=_place(placed, p["x"], p["y"], g.name),
-                    textcoords="offset points", fontsize=8.5, color=colour, zorder=4.5, bbox=LABEL_BOX)
-    colour_of = {g.slug or None: ("#000000" if g.is_overall else PALETTE[(n - 1) % len(PALETTE)])
-                 for n, g in enumerate(groups)}
+                    textcoords="offset points", fontsize=8.5, color=INK, zorder=4.5, bbox=LABEL_BOX)
+    colour_of = {g.slug or None: _style(n, g)[0] for n, g in enumerate(groups)}
     for t in a.travel:
         pts = [(s["x"], s["y"], s["round"]) for s in t["path"] if s["x"] is not None and s["y"] is not None]
         colour = colour_of.get(t["slug"], "#7f7f7f")
@@ -421,7 +461,6 @@ def _plot_positions(kb: KnowledgeBase, a: Assessment, ax: Any) -> None:
                         fontsize=7, color=colour, zorder=4, bbox=LABEL_BOX)
 
 
-LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
 POINTS_PER_UNIT = 90.0     # Figure 1's axes are about 360 pt wide for 4 units of score
 
 
@@ -461,18 +500,26 @@ def bars_svg(kb: KnowledgeBase, a: Assessment) -> str | None:
     fig = _figure(7.2, 1.0 + band * len(items))
     ax = fig.add_subplot()
     height = 0.8 / len(groups)
+    described = []
     for n, g in enumerate(groups):
-        colour = "#555555" if g.is_overall else PALETTE[(n - 1) % len(PALETTE)]
-        ys, widths = [], []
+        colour, _, hatch = _style(n, g)
+        colour = "#555555" if g.is_overall else colour
+        ys, widths, errors = [], [], [[], []]
         for k, item in enumerate(items):
             s = g.items.get(item)
             if s is not None and s.shown and s.mean is not None:
                 ys.append(k + (n - (len(groups) - 1) / 2) * height)
                 widths.append(s.mean)
-        ax.barh(ys, [w - 1 for w in widths], left=1, height=height * 0.92, color=colour,
-                label=_mpl_text(g.name), zorder=3)
+                lo, hi = s.interval or (s.mean, s.mean)
+                errors[0].append(max(0.0, s.mean - lo))
+                errors[1].append(max(0.0, hi - s.mean))
+                ci = f" (95 % interval {lo:.2f}–{hi:.2f})" if s.interval else ""
+                described.append(f"{g.name}, {kb.questions[item].title}: {s.mean:.2f}{ci}")
+        ax.barh(ys, [w - 1 for w in widths], left=1, height=height * 0.92, color=colour, hatch=hatch or None,
+                edgecolor="white" if hatch else None, linewidth=0, label=_mpl_text(g.name), zorder=3)
+        ax.errorbar(widths, ys, xerr=errors, fmt="none", ecolor="#000000", elinewidth=1.0, capsize=2.5, zorder=4)
     ax.set_yticks(range(len(items)))
-    ax.set_yticklabels([_mpl_text(_wrap(f"{kb.questions[i].title} ({i})", 34)) for i in items])
+    ax.set_yticklabels([_mpl_text(_wrap(kb.questions[i].title, 34)) for i in items])
     ax.invert_yaxis()
     ax.set_xlim(1, 5)
     ax.set_xticks([1, 2, 3, 4, 5])
@@ -481,26 +528,31 @@ def bars_svg(kb: KnowledgeBase, a: Assessment) -> str | None:
     ax.set_xlabel(_mpl_text(f"mean answer (1 = {scale.get('low', 'low')}, 5 = {scale.get('high', 'high')})".lower()))
     ax.set_title("The staircase questions by organisation")
     fig.legend(loc="outside lower center", ncol=min(3, len(groups)), frameon=False, fontsize=8)
-    return _svg(fig, "Mean answer to each staircase question, by organisation")
-
-
-def _wrap(text: str, width: int) -> str:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if line and len(line) + 1 + len(w) > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    return "\n".join([*lines, line])
+    return _svg(fig, "Mean answer to each staircase question, by organisation, with 95 % intervals",
+                "Means with 95 % intervals: " + "; ".join(described) + ".")
 
 
 # ---- HTML and text ------------------------------------------------------------------------------
 
-CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
-       "code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}"
-       "th,td{border:1px solid #ddd;padding:.2rem .45rem;vertical-align:top}th{background:#f6f6f6}"
-       "figure{margin:1.5rem 0}figure.plot svg{max-width:44rem;display:block}figcaption{color:#555;font-size:.9rem}")
+CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45;"
+       "color:#222}code{background:#f3f3f3;padding:0 .2em;overflow-wrap:anywhere}a{color:#0b4f7c}"
+       "table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}"
+       "th,td{border:1px solid #ccc;padding:.2rem .45rem;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}"
+       "figure{margin:1.5rem 0}figure.plot svg{max-width:44rem;display:block}figcaption{color:#444;font-size:.9rem}"
+       "h2#summary{border-top:3px solid #0b4f7c;padding-top:.4rem}")
+# Print on A4: the summary alone on the first page, every other section from a new page, no table
+# row, figure or list item cut, link addresses printed after external links.
+PRINT_CSS = ("@page{size:A4;margin:14mm 14mm 16mm}"
+             "@media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt;line-height:1.3}"
+             "h2{break-before:page}h2#summary{break-before:auto;border:none}h2,h3{break-after:avoid}"
+             "table,figure,tr,li{break-inside:avoid}thead{display:table-header-group}"
+             "a{color:inherit;text-decoration:none}a[href^='http']::after{content:' (' attr(href) ')'}}")
+
+
+def _anchored(rendered: str) -> str:
+    """Each section heading gets the id the table of contents links to."""
+    return re.sub(r"<h2>(.*?)</h2>", lambda m: f'<h2 id="{anchor(html.unescape(m.group(1)))}">{m.group(1)}</h2>',
+                  rendered)
 
 
 def html_page(kb: KnowledgeBase, a: Assessment) -> str:
@@ -513,21 +565,25 @@ def html_page(kb: KnowledgeBase, a: Assessment) -> str:
             if svg:
                 parts.append(f'<figure id="figure1" class="plot">{svg}<figcaption>Figure 1 (Armistead &amp; '
                              "Pettigrew): the regions are where the rules conclude each mode; ★ is the whole "
-                             "partnership, dots are organisations, arrows run from earlier rounds."
+                             "partnership, each organisation has its own colour and marker shape, with whiskers for a "
+                             "conservative 95 % interval; arrows run from earlier rounds. The table above gives the "
+                             "same positions in figures."
                              "</figcaption></figure>")
         elif chunk == BARS:
             svg = bars_svg(kb, a)
             if svg:
                 parts.append(f'<figure id="bars" class="plot">{svg}<figcaption>Mean answers to the staircase '
-                             "questions; a missing bar rests on too few answers to show.</figcaption></figure>")
+                             "questions with their 95 % intervals (the black whiskers); each organisation has its "
+                             "own colour and hatching; a missing bar rests on too few answers to show. The table "
+                             "above gives the same figures.</figcaption></figure>")
         else:
-            parts.append(md.render(chunk))
+            parts.append(_anchored(md.render(chunk)))
     title = html.escape(a.title or "Partnership assessment")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{title} — partnerdx assess</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(parts) + "</body></html>\n")
+            f"<title>{title} — partnerdx assess</title><style>{CSS}{PRINT_CSS}</style></head><body>\n<main>\n"
+            + "\n".join(parts) + "</main>\n</body></html>\n")
 
 
 def text(kb: KnowledgeBase, a: Assessment, width: int = 110) -> str:

@@ -38,9 +38,16 @@ def rec_ids(data: dict) -> list[str]:
 
 
 def finding(md: str, ident: str) -> str:
-    """The lines of one finding in a Markdown report's Findings section."""
-    findings = md.split("## Findings", 1)[1]
-    return findings.split(f"(`{ident}`)\n", 1)[1].split("\n- **", 1)[0].split("\n### ", 1)[0]
+    """The lines of one finding in a Markdown report's Evidence section (named by its title there;
+    its id is in the appendix)."""
+    from partnerdx.kb import load_kb
+    from partnerdx.report import _md_escape
+    evidence = md.split("## Evidence", 1)[1]
+    for rule in load_kb().rules_concluding(ident):     # a conclusion is titled by the rule that drew it
+        title = _md_escape(rule.title)
+        if f"**{title}**\n" in evidence:
+            return evidence.split(f"**{title}**\n", 1)[1].split("\n- **", 1)[0].split("\n### ", 1)[0]
+    raise AssertionError(f"{ident} is not in the evidence")
 
 
 # ---- provenance ---------------------------------------------------------------------------------
@@ -144,7 +151,7 @@ def test_suited_complying_is_made_to_work_not_moved_towards_trust(tmp_path, serv
     assert trust["priority"] == 3            # mistrust is still a risk, after complying is made to work
     md = diagnose(tmp_path, answers, "markdown")
     section = md.split("## What would it take", 1)[1]
-    assert "`mode.complying` suits this context" in section
+    assert re.search(r"Contract takes precedence over trust[^\n]* suits this context", section), section
     assert "mode.constraining" not in section and "mode.creating" not in section
 
 
@@ -248,7 +255,8 @@ def test_a_strong_partnership_has_strengths_reported_first(tmp_path):
     assert len(strengths) >= 2
     assert data["headline"]["strengths"] == [c["id"] for c in strengths]
     md = diagnose(tmp_path, answers, "markdown")
-    assert md.index("**What is working well:**") < md.index("## First actions") < md.index("## Findings")
+    assert md.index("**What is working well**") < md.index("**Top risks**") < md.index("**First actions**") \
+        < md.index("## Evidence")
     assert md.index("### What is working well") < md.index("### Outlook for service quality")
 
 
@@ -286,9 +294,7 @@ def test_every_example_has_one_to_five_first_actions(path):
     assert [r["id"] for r in data["recommendations"] if r["first"]] == first
     assert set(data["headline"]) == {"step", "mode", "strengths", "top_risks", "first_actions"}
     md = cli(*kb_args(path), "diagnose", path, "--format", "markdown").out
-    assert md.index("## First actions") < md.index("## Recommendations")
-    if data["headline"]["step"]:     # the built-in sections; an overlay's types may have their own
-        assert md.index("## First actions") < md.index("## Findings") < md.index("## Recommendations")
+    assert md.index("**First actions**") < md.index("## Evidence") < md.index("## Recommendations")
 
 
 def test_top_risks_are_ordered_by_rating(tmp_path):
@@ -296,9 +302,11 @@ def test_top_risks_are_ordered_by_rating(tmp_path):
     assert data["headline"]["top_risks"] == ["risk.fail.08", "risk.fail.09", "risk.fail.01"]
     covered = {a for r in data["recommendations"] if r["first"] for a in r["addresses"]}
     assert {"risk.fail.08", "risk.fail.09"} <= covered
-    md = diagnose(tmp_path, {"fail.01": 4, "fail.08": 5}, "markdown")
-    top = md.split("**Top risks:**", 1)[1].split("\n", 1)[0]
-    assert top.index("risk.fail.08") < top.index("risk.fail.01")
+    two = {"fail.01": 4, "fail.08": 5}
+    titles = {c["id"]: c["title"] for c in diagnose(tmp_path, two)["conclusions"]}
+    md = diagnose(tmp_path, two, "markdown")
+    top = md.split("**Top risks**", 1)[1].split("**First actions**", 1)[0]
+    assert top.index(titles["risk.fail.08"]) < top.index(titles["risk.fail.01"])
 
 
 # ---- vignettes: the literature's expected reading -----------------------------------------------

@@ -80,7 +80,8 @@ def test_example_json_follows_the_contract():
 def test_item_statistics_per_organisation_and_overall():
     data = cli("assess", EXAMPLE, "--format", "json").json()
     q05 = org(data, "Borough Council")["items"]["stair.q05"]
-    assert q05 == {"n": 3, "mean": 4.0, "sd": 0.0, "consistency": "consistent"}
+    assert q05 == {"n": 3, "mean": 4.0, "sd": 0.0, "consistency": "consistent", "interval": [4.0, 4.0],
+                   "agreement": 1.0}
     q02 = org(data, "Housing Association")["items"]["stair.q02"]      # answers 3, 1, 3
     assert q02["mean"] == 2.33 and q02["sd"] == 1.15 and q02["consistency"] == "mixed"
     assert data["items"]["stair.q01"]["n"] == 9 and data["items"]["stair.q01"]["mean"] == 3.0
@@ -395,7 +396,7 @@ def test_agenda_ranks_priority_areas_with_reasons_mechanisms_and_lists_those_wit
     assert all(p["why"] for p in agenda["priorities"])
     without = [p["id"] for p in agenda["priorities"] if not p["mechanisms"]]
     assert [x["id"] for x in agenda["no_mechanism"]] == without
-    assert set(agenda["barriers"]["gaps"]) == {g["id"] for g in data["gaps"]}
+    assert set(agenda["barriers"]["gaps"]) == {g["id"] for g in data["gaps"] if g["credible"]}
     weak = {b["item"] for b in agenda["barriers"]["items"]}
     assert "stair.q10" in weak                          # mean 2.44 across the nine
     recommended = [m for p in agenda["priorities"] for m in p["mechanisms"] if m["via"] == "diagnosis"]

@@ -48,7 +48,8 @@ def test_its_conclusions_have_a_report_section_of_their_own():
     md = cli("--kb", OVERLAY, "diagnose", ANSWERS, "--format", "markdown").out
     section = md.index("## Partnership health check")
     assert md.index("### Health-check concerns", section) < md.index("## Recommendations")
-    assert "**The foundations of the partnership need attention** (`hc.foundations_weak`)" in md
+    assert "**The foundations of the partnership need attention**\n" in md        # by title in the text
+    assert "- `hc.foundations_weak` — The foundations of the partnership need attention" in md  # id: appendix
     assert "*local-health-check, Reading the results*" in md          # its own source, not a seed's
     assert "## Findings" not in md                                     # no empty built-in section
     d = cli("--kb", OVERLAY, "diagnose", ANSWERS, "--format", "json").json()
@@ -393,7 +394,7 @@ def test_assess_reports_the_new_instrument_and_section(tmp_path):
     rows = [f"R{i},{'Council' if i < 4 else 'Trust'},public," + ",".join(["2", "1", "2", "3", "1", "2"]) for i in range(8)]
     csv = write(tmp_path / "hc.csv", "\n".join([header, *rows]) + "\n")
     md = cli("--kb", OVERLAY, "assess", csv, "--format", "markdown").out
-    assert "| Shared purpose (`hc.q01`) |" in md
+    assert "| Shared purpose |" in md and "`hc.q01`" in md      # the title in the table, the id in the appendix
     assert "### Partnership health check" in md and "#### Health-check concerns" in md
 
 

@@ -106,6 +106,7 @@ def html_parts(kb: KnowledgeBase, result: Assessment) -> tuple[str, str]:
     with _RENDER:
         page = html_page(kb, result)
     body = page.split("<body>", 1)[1].rsplit("</body>", 1)[0]
+    body = body.replace("<main>", "", 1).rsplit("</main>", 1)[0]     # the app's page has its own <main>
     return scoped(CSS, "article.report"), body
 
 
