@@ -21,9 +21,10 @@ from .answers import validate
 from .conditions import atom_truth, describe_atom
 from .inference import diagnose
 from .kb import KnowledgeBase
-from .model import Diagnosis
+from .model import Atom, Diagnosis
 
 NUMERIC_OPS = ("gt", "gte", "lt", "lte")
+_NEGATED = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}
 
 
 @dataclass
@@ -170,6 +171,7 @@ class Coverage:
     alternatives: dict[tuple[str, int], bool] = field(default_factory=dict)
     sides: dict[tuple[str, tuple], set] = field(default_factory=dict)
     atoms_seen: dict[tuple[str, tuple], Any] = field(default_factory=dict)
+    possible_sides: dict[tuple[str, tuple], set] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from .feasible import why_impossible
@@ -182,6 +184,16 @@ class Coverage:
                     if a.kind in ("item", "score") and a.op in NUMERIC_OPS:
                         self.sides.setdefault((r.id, a.key()), set())
                         self.atoms_seen[(r.id, a.key())] = a
+                        self.possible_sides[(r.id, a.key())] = self._possible_sides(a)
+
+    def _possible_sides(self, atom: Atom) -> set:
+        """The sides some answers can put a threshold on. True is possible (its alternative is); False
+        is not when the number, once known, always passes: a score known only from `min_answered`
+        answers on, tested against that many (e.g. a count ≥ its own minimum), has no false side,
+        and asking an example for one would ask for the impossible."""
+        from .feasible import why_impossible
+        negated = Atom(atom.kind, atom.ref, _NEGATED[atom.op], atom.value, atom.line)
+        return {True} if why_impossible(self.kb, [negated]) is not None else {True, False}
 
     def record(self, d: Diagnosis) -> None:
         facts = set(d.concluded_ids)
@@ -198,7 +210,8 @@ class Coverage:
 
     def totals(self) -> dict[str, int]:
         return {"alternatives": len(self.alternatives), "alternatives_covered": sum(self.alternatives.values()),
-                "threshold_sides": 2 * len(self.sides), "threshold_sides_covered": sum(len(v) for v in self.sides.values())}
+                "threshold_sides": sum(len(v) for v in self.possible_sides.values()),
+                "threshold_sides_covered": sum(len(v & self.possible_sides[k]) for k, v in self.sides.items())}
 
     def gaps(self) -> list[tuple[str, str, int, str]]:
         """(rule id, path, line, what no test covers)."""
@@ -210,10 +223,11 @@ class Coverage:
                 what = " and ".join(describe_atom(a) for a in r.dnf[i])
                 out.append((rid, r.path, r.line, f"no test makes {which} true ({what})"))
         for (rid, key), seen in self.sides.items():
-            if len(seen) < 2:
+            missing = self.possible_sides[(rid, key)] - seen
+            if missing:
                 r = self.kb.rules_by_id[rid]
                 atom = self.atoms_seen[(rid, key)]
-                side = "false" if True in seen else "true" if False in seen else "true or false"
+                side = "true or false" if len(missing) == 2 else "true" if True in missing else "false"
                 out.append((rid, r.path, atom.line or r.line, f"no test makes '{describe_atom(atom)}' {side}"))
         return sorted(out, key=lambda g: (g[1], g[2], g[0], g[3]))
 

@@ -313,6 +313,16 @@ def test_coverage_names_a_branch_no_example_reaches(tmp_path):
     assert "no test makes alternative 2 of 2 true (stair.q03 ≥ 4)" in gaps
 
 
+def test_coverage_does_not_ask_for_a_threshold_side_no_answers_reach(tmp_path):
+    # Answers are 1-5, so 'stair.q01 ≥ 1' is true whenever it is known: no example can make it false.
+    write(tmp_path / "rules" / "r.yaml", FAILING.replace(
+        "{all: [{item: stair.q01, lte: 2}, {item: stair.q02, lte: 2}]}",
+        "{all: [{item: stair.q01, gte: 1}, {item: stair.q02, lte: 2}]}").replace("stair.q02: 4", "stair.q02: 2"))
+    run = cli("--kb", tmp_path, "kb", "test", "-k", "local.", "--coverage", "--format", "json").json()
+    gaps = [g["message"] for g in run["coverage"]["gaps"] if g["rule"] == "local.low"]
+    assert gaps == ["no test makes 'stair.q02 ≤ 2' false"]
+
+
 # ---- editors: JSON Schemas ------------------------------------------------------------------------------
 
 def test_json_schemas_validate_every_builtin_file_and_reject_a_bad_one(tmp_path):
