@@ -141,6 +141,8 @@ def test_a_script_in_a_name_renders_as_text_everywhere(app):
             p.answer_all(links[org], 4 if org == evil else 1)
             pages.append(p.submit(links[org]).text)
     pages.append(Person(app).get(links[evil]).text)                          # welcome page
+    f.get(f"/assessments/{aid}")
+    f.post(f"/assessments/{aid}/close", {})                                 # the report is released
     pages.append(f.get(f"/assessments/{aid}/report").text)
     pages.append(f.client.get(f"/assessments/{aid}/report.html").text)
     for page in pages:

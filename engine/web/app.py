@@ -30,6 +30,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..kb import KnowledgeBase
+from . import guards
 from .db import Database, open_database
 
 SESSION_COOKIE = "pdx_session"
@@ -92,9 +93,12 @@ class Guard:
             value = fresh = secrets.token_urlsafe(32)
         scope.setdefault("state", {})["csrf_cookie"] = value
         path = scope.get("path", "")
+        started = False
 
         async def send_with_headers(message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for key, header in SECURITY_HEADERS.items():
                     headers[key] = header
@@ -104,7 +108,16 @@ class Guard:
                     headers.append("set-cookie", self.ctx.cookie(CSRF_COOKIE, fresh, https=scope.get("scheme") == "https"))
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        refusal = guards.refuse(scope)
+        if refusal is not None:
+            await guards.plain_page(self.ctx, scope, *refusal)(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, guards.limited(receive), send_with_headers)
+        except Exception as exc:                         # never a bare 500 without our headers
+            if started:
+                raise
+            await guards.failure_page(self.ctx, scope, exc)(scope, receive, send_with_headers)
 
 
 def _cookies(scope) -> dict[str, str]:
