@@ -160,7 +160,9 @@ def _owned(request: Request, user: dict, aid: int) -> store.Assessment:
 
 
 def link_url(request: Request, token: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/r/{token}"
+    """From the configured public URL (serve --public-url), else from the request."""
+    base = ctx_of(request).public_url or str(request.base_url).rstrip("/")
+    return f"{base}/r/{token}"
 
 
 @router.get("/assessments/{aid}")
