@@ -30,8 +30,11 @@ FREE_FAILURES = 3                 # per account name (or per device cookie of th
 CLIENT_FREE_FAILURES = 10         # per client address: offices share one behind NAT
 MAX_PASSWORD = 1000
 MAX_HASHES = int(os.environ.get("PARTNERDX_MAX_HASHES", "2"))   # concurrent argon2 hashes per process
-HASH_QUEUE_SECONDS = 20.0         # an attempt waiting longer for a hashing slot gets a 503
+MAX_WAITING = 8                   # attempts queued for a slot; more are refused at once (503)
+HASH_QUEUE_SECONDS = 10.0         # an attempt waiting longer for a hashing slot gets a 503
 HASHING = threading.BoundedSemaphore(MAX_HASHES)
+_QUEUE = threading.Lock()
+_waiting = 0                      # attempts holding or waiting for a slot, in this process
 SESSION_HOURS = 12
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 10
@@ -99,13 +102,25 @@ class Busy(Exception):
 
 
 def _hashing(work):
-    """Run one argon2 computation under the per-process semaphore (memory stays flat under a flood)."""
-    if not HASHING.acquire(timeout=HASH_QUEUE_SECONDS):
-        raise Busy()
+    """Run one argon2 computation under the per-process semaphore (memory stays flat under a flood).
+
+    At most MAX_WAITING attempts queue for a slot; any more are refused at once (503 with
+    Retry-After) rather than holding the server's worker threads, which every other request needs."""
+    global _waiting
+    with _QUEUE:
+        if _waiting >= MAX_HASHES + MAX_WAITING:
+            raise Busy()
+        _waiting += 1
     try:
-        return work()
+        if not HASHING.acquire(timeout=HASH_QUEUE_SECONDS):
+            raise Busy()
+        try:
+            return work()
+        finally:
+            HASHING.release()
     finally:
-        HASHING.release()
+        with _QUEUE:
+            _waiting -= 1
 
 
 def device_cookie(secret: str, name: str, nonce: str | None = None) -> str:
