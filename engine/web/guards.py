@@ -84,7 +84,7 @@ def failure_page(ctx, scope, exc: Exception) -> Response:
     elif isinstance(exc, DataError):
         status, message = 400, "The request holds a value that cannot be stored."
     else:
-        log.error("unexpected error on %s", scope.get("path", "?")[:200], exc_info=exc)
+        log.error("unexpected error (%s)", type(exc).__name__, exc_info=exc)   # no path: it may hold a link
         status, message = 500, "Something went wrong on our side; nothing you saved is lost. Try again."
     return plain_page(ctx, scope, status, message, headers)
 
