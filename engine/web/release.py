@@ -130,7 +130,10 @@ def counts(a: store.Assessment, rnd: store.Round | None = None) -> Counts:
 
     def total(values: list[int]) -> str:
         found = round_total(values, k, done)
-        return str(found) if found is not None else f"{sum(v for v in values if v >= k)} + fewer than {k} per other organisation"
+        if found is not None:
+            return str(found)
+        shown = [v for v in values if v >= k]
+        return f"{sum(shown)} + fewer than {k} per other organisation" if shown else f"fewer than {k} per organisation"
 
     return Counts({x.organisation: count_text(x.started, k, done) for x in rnd.links},
                   {x.organisation: count_text(x.submitted, k, done) for x in rnd.links},
