@@ -384,14 +384,24 @@ DB_HELP = ("Database URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATA
 @click.option("--db", "db_url", envvar="PARTNERDX_DB", metavar="URL", help=DB_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (use PostgreSQL for more than one).")
+@click.option("--public-url", envvar="PARTNERDX_PUBLIC_URL", metavar="URL",
+              help="The address people use, e.g. https://partnerdx.example.org: invitation links are built from "
+                   "it; with https, cookies are Secure and HSTS is sent.")
+@click.option("--proxy-headers", is_flag=True,
+              help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (a TLS proxy in front).")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Comma-separated proxy addresses whose forwarded headers are trusted (with --proxy-headers).")
 @click.pass_context
 @guarded
-def serve(ctx, db_url, host, port):
+def serve(ctx, db_url, host, port, workers, public_url, proxy_headers, forwarded_allow_ips):
     """Run the web questionnaire: facilitators' dashboard and reports, respondents' links /r/TOKEN,
-    and the JSON API (/openapi.json). Upgrades the database schema on start."""
+    and the JSON API (/openapi.json). Upgrades the database schema on start. No access log."""
     from partnerdx.web.app import run
     _kb(ctx)   # an overlay that does not load or has lint errors is refused before the server starts
-    run(db_url, host, port, tuple(ctx.find_root().obj["overlays"]), log=lambda m: click.echo(m, err=True))
+    run(db_url, host, port, tuple(ctx.find_root().obj["overlays"]), log=lambda m: click.echo(m, err=True),
+        workers=workers, public_url=public_url, proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @main.group()

@@ -139,6 +139,8 @@ def run_scenario(browser, base: str, errors: list[str], tmp_path: Path) -> None:
             respond(browser, links[ORGS[1]], 2, errors)
 
     fac.reload()
+    assert fac.locator("td.submitted").all_inner_texts() == ["3", "3", "fewer than 3"]   # open: small counts hidden
+    click(fac, "Close round 1")                                   # the report is released when the round closes
     assert fac.locator("td.submitted").all_inner_texts() == ["3", "3", "0"]
     with fac.expect_navigation():
         fac.locator("#open-report").click()
@@ -153,11 +155,18 @@ def run_scenario(browser, base: str, errors: list[str], tmp_path: Path) -> None:
     assert fac.locator("#bars svg").is_visible()
     shots(fac, tmp_path, "report-round1.png")
 
-    for _ in range(3):
-        respond(browser, links[ORGS[2]], 3, errors)
-    fac.reload()
+    fac.go_back()
+    click(fac, "Start round 2 with new links")
+    links = dict(zip(fac.locator("td.org").all_inner_texts(), (x.input_value() for x in fac.locator("input.link-url").all())))
+    for org in ORGS:
+        for _ in range(3):
+            respond(browser, links[org], 3, errors)
+    click(fac, "Close round 2")
+    with fac.expect_navigation():
+        fac.locator("#open-report").click()
     text = fac.locator("article.report").inner_text()
     assert "9 respondents in 3 organisations" in text and "Suppressed for anonymity" not in text
+    assert "Direction of travel" in text
     assert re.search(r"Clinical Commissioning Group\s+3\s+shown", report.locator("tr", has_text=ORGS[2]).first.inner_text())
     fac_context.close()
 

@@ -71,6 +71,7 @@ def test_fifty_concurrent_clients_lose_no_answer(server):
         for n, (key, mine) in enumerate(done):
             state = c.get(f"/api/v1/r/{tokens[n % len(tokens)]}/response", headers={"X-Response-Key": key}).json()
             assert state["submitted"] and state["answers"] == mine
+    assert f.post(f"/api/v1/assessments/{a['id']}/close").status_code == 200     # the report is released
     report = f.get(f"/api/v1/assessments/{a['id']}/report").json()
     assert report["respondents"] == CLIENTS
     assert [o["respondents"] for o in report["organisations"]] == [CLIENTS // len(ORGS)] * len(ORGS)
@@ -86,6 +87,18 @@ def test_fifty_concurrent_clients_lose_no_answer(server):
     finally:
         db.dispose()
     f.close()
+
+
+def store_counts(db_url: str, aid: int) -> tuple[int, int]:
+    """(responses started, submitted) as stored: what the facilitator sees only once the round closes."""
+    from partnerdx.web import store
+    from partnerdx.web.db import open_database
+    db = open_database(db_url)
+    try:
+        counted = store.count_answers(db, aid)
+        return counted["responses"], counted["submitted"]
+    finally:
+        db.dispose()
 
 
 def test_a_server_killed_mid_assessment_keeps_every_saved_answer(server):
@@ -125,11 +138,13 @@ def test_a_server_killed_mid_assessment_keeps_every_saved_answer(server):
     f.close()
     f = facilitator(server.base)                                       # and a new sign-in works too
     listed = f.get(f"/api/v1/assessments/{a['id']}").json()["rounds"][0]["links"][0]
-    assert (listed["started"], listed["submitted"]) == (3, 1)
+    assert (listed["started"], listed["submitted"]) == (3, None)             # open round: "fewer than 3"
+    assert store_counts(server.db_url, a["id"]) == (3, 1)
     for item in STAIR[4:]:
         assert api.put(f"/api/v1/r/{token}/response/answers/{item}", headers={"X-Response-Key": key},
                        json={"value": 2}).status_code == 200
     assert api.post(f"/api/v1/r/{token}/response/submit", headers={"X-Response-Key": key}).status_code == 200
+    assert f.post(f"/api/v1/assessments/{a['id']}/close").status_code == 200     # the report is released
     report = f.get(f"/api/v1/assessments/{a['id']}/report").json()
     assert report["respondents"] == 2
     for client in (browser, api, f):

@@ -141,6 +141,8 @@ def test_a_script_in_a_name_renders_as_text_everywhere(app):
             p.answer_all(links[org], 4 if org == evil else 1)
             pages.append(p.submit(links[org]).text)
     pages.append(Person(app).get(links[evil]).text)                          # welcome page
+    f.get(f"/assessments/{aid}")
+    f.post(f"/assessments/{aid}/close", {})                                 # the report is released
     pages.append(f.get(f"/assessments/{aid}/report").text)
     pages.append(f.client.get(f"/assessments/{aid}/report.html").text)
     for page in pages:
@@ -238,3 +240,23 @@ def test_security_headers_on_every_kind_of_response(app):
         assert h["referrer-policy"] == "no-referrer" and h["cache-control"] == "no-store"
     csrf_cookie = Person(app).client.get("/login").headers["set-cookie"]
     assert csrf_cookie.startswith("pdx_csrf=") and "HttpOnly" in csrf_cookie and "SameSite=Lax" in csrf_cookie
+
+
+# ---- shared devices -----------------------------------------------------------------------------
+
+def test_on_a_shared_device_the_thank_you_page_and_diagnosis_are_forgotten(app):
+    from partnerdx.web.pages import THANKS_MINUTES
+    f = signed_in(app)
+    _, links = f.create("Northshire", ORGS, show_individual=True)
+    link = links[ORGS[0]]
+    r = Person(app)
+    started = r.start(link)
+    assert "Max-Age=5184000" in started.history[0].headers["set-cookie"]          # resumable for 60 days
+    r.answer_all(link, 4)
+    done = r.submit(link)
+    assert "Thank you" in done.text and "Your own diagnosis" in done.text
+    cookie = next(h for h in done.history[0].headers.get_list("set-cookie") if h.startswith("pdx_r="))
+    assert f"Max-Age={THANKS_MINUTES * 60}" in cookie and f"Path={link}" in cookie   # then the browser forgets it
+    cleared = r.post(f"{link}/finish", {})                                           # "Finish and clear this device"
+    assert 'id="start"' in cleared.text and "Your own diagnosis" not in cleared.text
+    assert "Thank you" not in r.get(link).text and r.client.cookies.get("pdx_r") is None

@@ -198,8 +198,8 @@ def partnerdx_command() -> list[str]:
 class Server:
     """`partnerdx serve` in a subprocess on 127.0.0.1 and a free port; stopped by `stop` or `kill`."""
 
-    def __init__(self, db_url: str, home: Path, port: int | None = None) -> None:
-        self.db_url, self.home = db_url, home
+    def __init__(self, db_url: str, home: Path, port: int | None = None, args: tuple[str, ...] = ()) -> None:
+        self.db_url, self.home, self.args = db_url, home, args
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -216,7 +216,7 @@ class Server:
         import httpx
         handle = open(self.log, "ab")
         self.proc = subprocess.Popen([*partnerdx_command(), "serve", "--db", self.db_url, "--host", "127.0.0.1",
-                                      "--port", str(self.port)], stdout=handle, stderr=subprocess.STDOUT,
+                                      "--port", str(self.port), *self.args], stdout=handle, stderr=subprocess.STDOUT,
                                      env=self.env(), cwd=self.home)
         handle.close()
         deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ..questionnaire import SCOPES
-from . import auth, respond, store, validate
+from . import auth, padding, release, respond, store, validate
 from .app import Context
 
 router = APIRouter(prefix="/api/v1")
@@ -47,19 +47,23 @@ class AssessmentIn(BaseModel):
     show_individual: bool = Field(False, description="Show each respondent their own diagnosis after submitting")
 
 
+COUNT = ("null while the round is open and the count is below min_group (\"fewer than min_group\"), "
+         "so that nobody can tell whose answer arrived when")
+
+
 class LinkOut(BaseModel):
     organisation: str
     url: str
     token: str
-    started: int
-    submitted: int
+    started: int | None = Field(description=COUNT)
+    submitted: int | None = Field(description=COUNT)
 
 
 class RoundOut(BaseModel):
     number: int
     closed: bool
-    started: int
-    submitted: int
+    started: int | None = Field(description="null while an organisation's count is hidden (see links)")
+    submitted: int | None = Field(description="null while an organisation's count is hidden (see links)")
     links: list[LinkOut]
 
 
@@ -158,10 +162,13 @@ def api_user(request: Request, creds: HTTPAuthorizationCredentials | None = Depe
 @router.post("/auth/token", response_model=Token, tags=["facilitators"],
              responses={401: {"description": "wrong name or password"}, 429: {"description": "too many failures"}})
 def token(request: Request, body: Credentials) -> Token:
+    from .pages import client_address
     ctx = ctx_of(request)
-    result = auth.sign_in(ctx.db, body.name, body.password, ctx.clock())
+    result = auth.sign_in(ctx.db, body.name, body.password, ctx.clock(), client=client_address(request),
+                          secret=ctx.secret)
     if result.retry_after:
-        raise HTTPException(429, f"too many failed sign-ins for this account; retry after {result.retry_after} s",
+        whose = "from this network" if result.refused_for == "client" else "for this account"
+        raise HTTPException(429, f"too many failed sign-ins {whose}; retry after {result.retry_after} s",
                             headers={"Retry-After": str(result.retry_after)})
     if not result.ok:
         raise HTTPException(401, "wrong account name or password")
@@ -177,13 +184,17 @@ def revoke(request: Request, creds: HTTPAuthorizationCredentials | None = Depend
 
 
 def _out(request: Request, a: store.Assessment) -> AssessmentOut:
-    base = str(request.base_url).rstrip("/")
+    from .pages import link_url
+    k = a.min_group
     return AssessmentOut(
         id=a.id, partnership=a.partnership, scope=a.scope, min_group=a.min_group, gap=a.gap,
         show_individual=a.show_individual,
-        rounds=[RoundOut(number=r.number, closed=r.closed, started=r.started, submitted=r.submitted,
-                         links=[LinkOut(organisation=x.organisation, url=f"{base}/r/{x.token}", token=x.token,
-                                        started=x.started, submitted=x.submitted) for x in r.links])
+        rounds=[RoundOut(number=r.number, closed=r.closed,
+                         started=release.round_total([x.started for x in r.links], k, r.closed),
+                         submitted=release.round_total([x.submitted for x in r.links], k, r.closed),
+                         links=[LinkOut(organisation=x.organisation, url=link_url(request, x.token), token=x.token,
+                                        started=release.count_value(x.started, k, r.closed),
+                                        submitted=release.count_value(x.submitted, k, r.closed)) for x in r.links])
                 for r in a.rounds])
 
 
@@ -241,7 +252,9 @@ def new_round(request: Request, aid: int, user: dict = Depends(api_user)) -> Ass
 @router.get("/assessments/{aid}/report", tags=["facilitators"],
             responses={200: {"description": "the `partnerdx assess` report (JSON by default)"}})
 def report(request: Request, aid: int, format: Literal["json", "markdown", "html", "csv"] = "json",
-           round: int | None = Query(None, description="report rounds 1..N (default: up to the current one)"),
+           round: int | None = Query(None, ge=1, le=10**6, description="report rounds 1..N (default: up to the latest "
+                                                                       "closed round; an open round's report is "
+                                                                       "refused with 409)"),
            user: dict = Depends(api_user)) -> Response:
     from .pages import _round, download
     a = _owned(request, user, aid)
@@ -251,6 +264,7 @@ def report(request: Request, aid: int, format: Literal["json", "markdown", "html
 # ---- respondents --------------------------------------------------------------------------------
 
 def _invitation(request: Request, token: str) -> store.Invitation:
+    padding.refuse_facilitator_token(request)
     inv = store.invitation(ctx_of(request).db, token) if len(token) <= 100 else None
     if inv is None:
         raise HTTPException(404, "unknown invitation link")

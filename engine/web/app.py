@@ -10,8 +10,9 @@ What every response gets, and why:
 - a `pdx_csrf` cookie (HttpOnly, SameSite=Lax) if the browser has none: the forms' CSRF tokens are
   derived from it (see auth.py).
 
-No IP address or user agent is stored or logged: uvicorn runs without its access log and without
-trusting proxy headers.
+No IP address or user agent is stored or logged: uvicorn runs without its access log, and trusts
+proxy headers only when `serve --proxy-headers` says so (deploy.py). With a public https URL,
+cookies are Secure and every response carries HSTS.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..kb import KnowledgeBase
+from . import guards
 from .db import Database, open_database
 
 SESSION_COOKIE = "pdx_session"
@@ -37,6 +39,7 @@ CSRF_COOKIE = "pdx_csrf"
 RESPONDENT_COOKIE = "pdx_r"
 CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
+HSTS = "max-age=31536000"
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -58,6 +61,11 @@ class Context:
     secret: str
     templates: Environment
     secure_cookies: bool
+    public_url: str | None = None        # links are built from it, not from the request's Host
+
+    @property
+    def behind_tls(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
     def cookie(self, name: str, value: str, path: str = "/", max_age: int | None = None,
                https: bool = False) -> str:
@@ -92,19 +100,33 @@ class Guard:
             value = fresh = secrets.token_urlsafe(32)
         scope.setdefault("state", {})["csrf_cookie"] = value
         path = scope.get("path", "")
+        started = False
 
         async def send_with_headers(message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for key, header in SECURITY_HEADERS.items():
                     headers[key] = header
                 if not path.startswith("/static/"):
                     headers["cache-control"] = "no-store"
+                if self.ctx.behind_tls or scope.get("scheme") == "https":
+                    headers["strict-transport-security"] = HSTS
                 if fresh and not path.startswith("/api/"):
                     headers.append("set-cookie", self.ctx.cookie(CSRF_COOKIE, fresh, https=scope.get("scheme") == "https"))
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        refusal = guards.refuse(scope)
+        if refusal is not None:
+            await guards.plain_page(self.ctx, scope, *refusal)(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, guards.limited(receive), send_with_headers)
+        except Exception as exc:                         # never a bare 500 without our headers
+            if started:
+                raise
+            await guards.failure_page(self.ctx, scope, exc)(scope, receive, send_with_headers)
 
 
 def _cookies(scope) -> dict[str, str]:
@@ -132,7 +154,8 @@ def stylesheet() -> str:
 
 def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,
                clock: Callable[[], float] = time.time, overlays: tuple = (),
-               secure_cookies: bool = False, database: Database | None = None) -> FastAPI:
+               secure_cookies: bool = False, database: Database | None = None,
+               public_url: str | None = None) -> FastAPI:
     """Open (and upgrade) the database, load the knowledge base, wire the pages and the API."""
     from pathlib import Path
 
@@ -141,7 +164,9 @@ def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,
     db = database or open_database(db_url)
     if kb is None:
         kb = load_kb(tuple(Path(p) for p in overlays))
-    ctx = Context(db, kb, clock, db.secret(), templates(), secure_cookies)
+    public_url = public_url.rstrip("/") if public_url else None
+    ctx = Context(db, kb, clock, db.secret(), templates(),
+                  secure_cookies or bool(public_url and public_url.startswith("https://")), public_url)
     app = FastAPI(title="partnerdx", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   description="The partnerdx web questionnaire: facilitators' assessments and respondents' "
                               "answers. Facilitators authenticate with a bearer token from POST /api/v1/auth/token; "
@@ -204,18 +229,7 @@ def error_page(request: Request, status: int, message: str, headers: dict) -> HT
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def run(db_url: str | None, host: str, port: int, overlays: tuple = (), log=print) -> None:
-    """`partnerdx serve`: the app under uvicorn, no access log (it would record IP addresses)."""
-    import uvicorn
-
-    from . import store
-    app = create_app(db_url, overlays=overlays)
-    db: Database = app.state.ctx.db
-    where = db.url.split("@")[-1] if "@" in db.url else db.url
-    log(f"partnerdx: database {where} (schema version {db.version()})")
-    if store.count_users(db) == 0:
-        log("partnerdx: no facilitator account yet: create one with `partnerdx user add NAME`"
-            + (" and the same --db" if db_url else ""))
-    log(f"partnerdx: serving on http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=False, server_header=False,
-                date_header=False, log_level="warning")
+def run(db_url: str | None, host: str, port: int, overlays: tuple = (), log=print, **options) -> None:
+    """`partnerdx serve` (see deploy.py: workers, proxy headers, public URL, no access log)."""
+    from .deploy import Options, run as deploy_run
+    deploy_run(Options(db_url, host, port, overlays, **options), log=log)

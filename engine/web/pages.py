@@ -12,12 +12,22 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from . import auth, respond, results, store, validate
+from . import auth, padding, release, respond, results, store, validate
 from .app import CSRF_COOKIE, RESPONDENT_COOKIE, SESSION_COOKIE, Context
 from ..questionnaire import SCOPES
 
 router = APIRouter(include_in_schema=False)
 RESPONDENT_DAYS = 60
+THANKS_MINUTES = 10           # after submitting, the response is forgotten by the browser this soon
+
+
+DEVICE_COOKIE = "pdx_device"   # proves an earlier sign-in from this browser (see throttle.py)
+
+
+def client_address(request: Request) -> str | None:
+    """The connecting address (the proxy's X-Forwarded-For only with `serve --proxy-headers`): used
+    only inside a keyed hash for the per-client throttle, never stored or logged as such."""
+    return request.client.host if request.client else None
 
 
 class SignInRequired(Exception):
@@ -73,19 +83,26 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login", dependencies=[Depends(csrf_checked)])
 def login(request: Request, name: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:
     ctx = ctx_of(request)
-    result = auth.sign_in(ctx.db, name, password, ctx.clock())
+    result = auth.sign_in(ctx.db, name, password, ctx.clock(), client=client_address(request),
+                          device=request.cookies.get(DEVICE_COOKIE), secret=ctx.secret)
     if result.retry_after:
         wait = result.retry_after
-        return render(request, "login.html", 429, {"retry-after": str(wait)}, next=_local(next), name=name,
-                      error=f"Too many failed sign-ins for this account. Wait {_duration(wait)} and try again.")
+        whose = "from this network" if result.refused_for == "client" else "for this account"
+        return render(request, "login.html", 429, {"retry-after": str(wait)}, next=_local(next), name=name[:64],
+                      error=f"Too many failed sign-ins {whose}. Wait {_duration(wait)} and try again.")
     if not result.ok:
-        return render(request, "login.html", 401, next=_local(next), name=name,
+        return render(request, "login.html", 401, next=_local(next), name=name[:64],
                       error="Wrong account name or password.")
     hours = auth.SESSION_HOURS
     token = store.new_session(ctx.db, result.user["id"], "cookie", ctx.clock() + hours * 3600, ctx.clock())
     response = see_other(_local(next))
     response.headers.append("set-cookie", ctx.cookie(SESSION_COOKIE, token, max_age=hours * 3600,
                                                      https=request.url.scheme == "https"))
+    response.headers.append("set-cookie", padding.marker_cookie(ctx, https=request.url.scheme == "https"))
+    if result.device:
+        response.headers.append("set-cookie", ctx.cookie(DEVICE_COOKIE, result.device, path="/login",
+                                                         max_age=padding.MARKER_DAYS * 86400,
+                                                         https=request.url.scheme == "https"))
     return response
 
 
@@ -108,7 +125,8 @@ def logout(request: Request) -> Response:
 @router.get("/")
 def dashboard(request: Request, user: dict = Depends(facilitator)) -> Response:
     items = store.list_assessments(ctx_of(request).db, user["id"])
-    return render(request, "dashboard.html", assessments=items, scopes=SCOPES)
+    totals = {a.id: release.counts(a).submitted_total for a in items}
+    return render(request, "dashboard.html", assessments=items, scopes=SCOPES, submitted_total=totals)
 
 
 @router.get("/assessments/new")
@@ -142,14 +160,17 @@ def _owned(request: Request, user: dict, aid: int) -> store.Assessment:
 
 
 def link_url(request: Request, token: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/r/{token}"
+    """From the configured public URL (serve --public-url), else from the request."""
+    base = ctx_of(request).public_url or str(request.base_url).rstrip("/")
+    return f"{base}/r/{token}"
 
 
 @router.get("/assessments/{aid}")
 def assessment_page(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
     a = _owned(request, user, aid)
     links = [(x, link_url(request, x.token)) for x in a.current.links]
-    return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0])
+    return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0],
+                  counts=release.counts(a))
 
 
 @router.post("/assessments/{aid}/close", dependencies=[Depends(csrf_checked)])
@@ -168,29 +189,37 @@ def next_round(request: Request, aid: int, user: dict = Depends(facilitator)) ->
 
 def _round(a: store.Assessment, number: int | None) -> int:
     if number is None:
-        return a.current.number
+        return release.default_round(a)
     if not 1 <= number <= len(a.rounds):
         raise HTTPException(404, "no such round")
     return number
 
 
-def build_report(request: Request, a: store.Assessment, up_to: int):
+def build_report(request: Request, a: store.Assessment, up_to: int) -> release.Disclosure:
+    """Every report, download and API report goes through release.report (see release.py)."""
     ctx = ctx_of(request)
-    rows = store.submitted_rows(ctx.db, a.id, up_to)
-    return rows, results.build(ctx.kb, a, rows, up_to)
+    try:
+        return release.report(ctx.db, ctx.kb, a, up_to)
+    except release.NotReleased as exc:
+        raise HTTPException(409, str(exc).capitalize() + ".") from None
 
 
 @router.get("/assessments/{aid}/report")
-def report_page(request: Request, aid: int, round: int | None = Query(None), user: dict = Depends(facilitator)) -> Response:
+def report_page(request: Request, aid: int, round: int | None = Query(None, ge=1, le=10**6),
+                user: dict = Depends(facilitator)) -> Response:
     a = _owned(request, user, aid)
     up_to = _round(a, round)
-    _, result = build_report(request, a, up_to)
+    try:
+        result = release.report(ctx_of(request).db, ctx_of(request).kb, a, up_to).result
+    except release.NotReleased as exc:
+        return render(request, "unreleased.html", 409, a=a, up_to=up_to, message=str(exc).capitalize() + ".",
+                      released=release.released_rounds(a))
     css, body = results.html_parts(ctx_of(request).kb, result)
     return render(request, "report.html", a=a, up_to=up_to, report_css=css, report_body=body)
 
 
 @router.get("/assessments/{aid}/report.{ext}")
-def report_download(request: Request, aid: int, ext: str, round: int | None = Query(None),
+def report_download(request: Request, aid: int, ext: str, round: int | None = Query(None, ge=1, le=10**6),
                     user: dict = Depends(facilitator)) -> Response:
     fmt = {"csv": "csv", "json": "json", "md": "markdown", "html": "html"}.get(ext)
     if fmt is None:
@@ -202,8 +231,8 @@ def report_download(request: Request, aid: int, ext: str, round: int | None = Qu
 
 def download(request: Request, a: store.Assessment, up_to: int, fmt: str) -> Response:
     kb = ctx_of(request).kb
-    rows, result = build_report(request, a, up_to)
-    body = results.survey_csv(kb, a.scope, rows) if fmt == "csv" else results.render(kb, result, fmt)
+    released = build_report(request, a, up_to)
+    body = released.csv(kb, a.scope) if fmt == "csv" else results.render(kb, released.result, fmt)
     media, ext = results.FORMATS[fmt]
     name = f"assessment-{a.id}-round-{up_to}.{ext}"
     return Response(body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'})
@@ -214,6 +243,7 @@ def download(request: Request, a: store.Assessment, up_to: int, fmt: str) -> Res
 def _invitation(request: Request, token: str) -> store.Invitation:
     if len(token) > 100:
         raise HTTPException(404, "unknown link")
+    padding.refuse_facilitator_browser(request, SESSION_COOKIE)
     inv = store.invitation(ctx_of(request).db, token)
     if inv is None:
         raise HTTPException(404, "unknown link")
@@ -320,14 +350,32 @@ def submit(request: Request, token: str) -> Response:
         store.submit(ctx_of(request).db, resp.id)
     except store.Conflict:
         pass
-    return see_other(f"/r/{token}")
+    # shared devices: the thank-you page (and the own diagnosis) stays reachable for a few minutes only
+    response = see_other(f"/r/{token}")
+    response.headers.append("set-cookie", _respondent_cookie(request, token, request.cookies.get(RESPONDENT_COOKIE, ""),
+                                                             THANKS_MINUTES * 60))
+    return response
+
+
+@router.post("/r/{token}/finish", dependencies=[Depends(csrf_checked)])
+def finish(request: Request, token: str) -> Response:
+    """"Finish and clear this device": forget the response in this browser at once."""
+    _invitation(request, token)
+    response = see_other(f"/r/{token}")
+    response.headers.append("set-cookie", _respondent_cookie(request, token, "", 0))
+    return response
+
+
+def _respondent_cookie(request: Request, token: str, value: str, max_age: int) -> str:
+    return ctx_of(request).cookie(RESPONDENT_COOKIE, value, path=f"/r/{token}", max_age=max_age,
+                                  https=request.url.scheme == "https")
 
 
 def _thanks(request: Request, inv: store.Invitation, resp: store.Response) -> Response:
     diagnosis = None
     if inv.show_individual:
         diagnosis = individual_html(ctx_of(request).kb, inv, resp.answers)
-    return render(request, "thanks.html", inv=inv, token=inv.token, diagnosis=diagnosis)
+    return render(request, "thanks.html", inv=inv, token=inv.token, diagnosis=diagnosis, thanks_minutes=THANKS_MINUTES)
 
 
 def individual_html(kb, inv: store.Invitation, answers: dict) -> str:

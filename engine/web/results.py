@@ -1,8 +1,9 @@
 """The facilitator's report: the submitted responses become the CSV that `partnerdx assess` reads,
 and `assess` itself (engine/assess.py, engine/assess_report.py, used unchanged) makes the report.
 
-So the web report has exactly the content, pictures and suppression of `assess`, and the CSV a
-facilitator downloads gives the same report on the command line. One addition: every invited
+So the web report has exactly the content, pictures and suppression of `assess`. What the
+facilitator may see of it, and when, is decided by release.py (the CSV download is cut to the
+organisations and items the report shows). One addition: every invited
 organisation is listed, including one with no submitted response yet (0 respondents, suppressed),
 which hides nothing and tells the facilitator whom to chase.
 

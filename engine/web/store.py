@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
+from .throttle import legacy_key
 from .db import Database, answers, assessments, invitations, responses, rounds, sessions, throttle, users
 
 TOKEN_BYTES = 24          # 192 bits: invitation tokens and respondents' keys
+MAX_ID = 2**31 - 1        # the largest id every database's INTEGER holds
 
 
 def digest(secret: str) -> str:
@@ -48,7 +49,7 @@ def add_user(db: Database, name: str, password_hash: str, replace: bool = False)
             conn.execute(delete(sessions).where(sessions.c.user_id == found[0]))   # sign out everywhere
         else:
             conn.execute(insert(users).values(name=name, password_hash=password_hash))
-        conn.execute(delete(throttle).where(throttle.c.name == name))
+        conn.execute(delete(throttle).where(throttle.c.name == legacy_key(name)))     # its failures forgotten
         return True
 
 
@@ -60,39 +61,6 @@ def count_users(db: Database) -> int:
 def set_password_hash(db: Database, user_id: int, password_hash: str) -> None:
     with db.tx() as conn:
         conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
-
-
-def throttle_state(db: Database, name: str) -> tuple[int, float]:
-    """(failures so far, time before which no attempt is checked) for an account name."""
-    with db.tx() as conn:
-        row = conn.execute(select(throttle.c.failures, throttle.c.not_before).where(throttle.c.name == name)).first()
-        return (row[0], row[1]) if row else (0, 0.0)
-
-
-def record_failure(db: Database, name: str, now: float, delay_for: Any, forget_after: float) -> tuple[int, float]:
-    """Count one more failure for the name and set its next allowed time; forget stale entries."""
-    for attempt in range(3):            # two first failures at once may both try to insert the row
-        try:
-            with db.tx() as conn:
-                conn.execute(delete(throttle).where(throttle.c.last < now - forget_after))
-                row = conn.execute(select(throttle.c.failures).where(throttle.c.name == name).with_for_update()).first()
-                failures = (row[0] if row else 0) + 1
-                not_before = now + delay_for(failures)
-                values = {"failures": failures, "not_before": not_before, "last": now}
-                if row:
-                    conn.execute(update(throttle).where(throttle.c.name == name).values(**values))
-                else:
-                    conn.execute(insert(throttle).values(name=name, **values))
-                return failures, not_before
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def clear_failures(db: Database, name: str) -> None:
-    with db.tx() as conn:
-        conn.execute(delete(throttle).where(throttle.c.name == name))
 
 
 def new_session(db: Database, user_id: int, kind: str, expires: float, now: float) -> str:
@@ -201,6 +169,8 @@ def list_assessments(db: Database, owner_id: int) -> list[Assessment]:
 
 def get_assessment(db: Database, owner_id: int, aid: int) -> Assessment | None:
     """The assessment if it exists and belongs to this facilitator (others' are invisible)."""
+    if not 1 <= aid <= MAX_ID:          # beyond every column's range (PostgreSQL's is 2**31 - 1): none
+        return None
     with db.tx() as conn:
         owner = conn.execute(select(assessments.c.owner_id).where(assessments.c.id == aid)).scalar()
         return _load(conn, aid) if owner == owner_id else None

@@ -36,7 +36,9 @@ def check(partnership: str, scope: str, organisations: list[str], min_group: obj
           show_individual: bool) -> tuple[NewAssessment | None, dict[str, str]]:
     errors: dict[str, str] = {}
     name = clean_name(partnership or "")
-    if not name:
+    if _control(name):
+        errors["partnership"] = "The name holds an invisible control character (such as a NUL byte); type it again."
+    elif not name:
         errors["partnership"] = "Give the partnership a name."
     elif len(name) > MAX_NAME:
         errors["partnership"] = f"The name is {len(name)} characters long; keep it to {MAX_NAME}."
@@ -50,6 +52,9 @@ def check(partnership: str, scope: str, organisations: list[str], min_group: obj
         errors["organisations"] = f"{len(orgs)} organisations listed; at most {MAX_ORGANISATIONS}."
     else:
         for org in orgs:
+            if _control(org):
+                errors["organisations"] = "A name holds an invisible control character (such as a NUL byte); type it again."
+                break
             if len(org) > MAX_NAME:
                 errors["organisations"] = f"“{org[:40]}…” is longer than {MAX_NAME} characters."
                 break
@@ -67,6 +72,11 @@ def check(partnership: str, scope: str, organisations: list[str], min_group: obj
     if errors:
         return None, errors
     return NewAssessment(name, scope, orgs, group, threshold, bool(show_individual)), {}  # type: ignore[arg-type]
+
+
+def _control(text: str) -> bool:
+    """A character no name needs and PostgreSQL cannot store (NUL) or a terminal would act on."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def _number(value: object, kind: type) -> int | float | None:
