@@ -64,11 +64,12 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
     for n, r in enumerate(d.recommendations, start=1):
         first = " — **do first**" if n <= 3 else ""
         out.write(f"{n}. **{_md_escape(r.title)}** (`{r.id}`, priority {r.priority}){first}\n")
-        out.write(f"   - addresses: {', '.join(f'`{a}`' for a in r.addresses) or 'the partnership as a whole'}\n")
+        pad = " " * len(f"{n}. ")       # sub-points align with the item's text, also from item 10 on
+        out.write(f"{pad}- addresses: {', '.join(f'`{a}`' for a in r.addresses) or 'the partnership as a whole'}\n")
         for j in r.justifications:
-            out.write(f"   - because {_md_escape(j.because)}\n")
+            out.write(f"{pad}- because {_md_escape(j.because)}\n")
         for s in r.sources:
-            out.write(f"   - source: {_cite(s)}\n")
+            out.write(f"{pad}- source: {_cite(s)}\n")
     out.write("\n")
     _next_steps(kb, d, out)
     if d.unanswered:
@@ -108,7 +109,7 @@ def html_page(kb: KnowledgeBase, d: Diagnosis) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{title} — partnerdx</title><style>body{{font-family:system-ui,sans-serif;max-width:50rem;"
-            "margin:2rem auto;padding:0 1rem;line-height:1.45}}code{{background:#f3f3f3;padding:0 .2em}}</style>"
+            "margin:2rem auto;padding:0 1rem;line-height:1.45}code{background:#f3f3f3;padding:0 .2em}</style>"
             f"</head><body>\n{body}</body></html>\n")
 
 
