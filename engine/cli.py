@@ -6,13 +6,36 @@ Exit status: 0 success; 1 a query with a negative answer (e.g. `why` of somethin
 from __future__ import annotations
 
 import functools
+import html
 import json
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
 FORMATS = ("text", "json", "markdown", "html")
+EXTENSIONS = {".txt": "text", ".text": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown",
+              ".html": "html", ".htm": "html"}
+FORMAT_HELP = "text, json, markdown or html [default: from -o's extension, else text]."
+
+
+def _first_paragraph(text: str | None) -> str:
+    """A command's summary for the command list: its whole first paragraph, never cut mid-sentence."""
+    return " ".join((text or "").split("\n\n")[0].split())
+
+
+class WholeSentences(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or _first_paragraph(self.help)
+
+
+class WholeSentencesGroup(click.Group):
+    command_class = WholeSentences
+    group_class = type                     # sub-groups (kb, user) list their commands the same way
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or _first_paragraph(self.help)
 
 
 def _fail(problems) -> None:
@@ -44,6 +67,61 @@ def _kb(ctx: click.Context):
     return obj["kb"]
 
 
+def output_options(func):
+    """The same --format and -o on every command that renders a result."""
+    func = click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+                        help="Write to this file (atomically) instead of the terminal.")(func)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), help=FORMAT_HELP)(func)
+
+
+def _format(fmt: str | None, out: str | None) -> str:
+    """--format when given, else what -o's extension says, else text; a contradiction is an error."""
+    from partnerdx.errors import InputError, Problem
+    inferred = EXTENSIONS.get(Path(out).suffix.lower()) if out else None
+    if fmt and inferred and fmt != inferred:
+        raise InputError([Problem("<command line>", None, "--format",
+                                  f"--format {fmt} contradicts -o {out}, a {inferred} file name; "
+                                  f"drop --format or name the file for {fmt}")])
+    return fmt or inferred or "text"
+
+
+def _command(ctx: click.Context, *words: str) -> str:
+    """A command line the user can paste as printed: same --kb overlays, paths quoted for the shell."""
+    overlays = ctx.find_root().obj["overlays"]
+    return shlex.join(["partnerdx", *(w for o in overlays for w in ("--kb", o)), *map(str, words)])
+
+
+def _answers_first(ctx: click.Context, option: str | None, args: tuple[str, ...], names: str) -> tuple[str, list[str]]:
+    """The answers file is the first argument of every command that reads one; `--answers FILE`
+    (the older spelling of why, why-not and path) still works, with a note saying how to write it."""
+    if option is not None:
+        click.echo(f"partnerdx: --answers is deprecated (it still works); the answers file comes first: "
+                   f"{_command(ctx, ctx.info_name, option, *args)}", err=True)
+        return option, list(args)
+    if not args:
+        raise click.UsageError(f"expected {names}", ctx)
+    return args[0], list(args[1:])
+
+
+def _one(ctx: click.Context, rest: list[str], name: str) -> str:
+    if len(rest) != 1:
+        raise click.UsageError(f"expected one {name} after the answers file, got {len(rest)}", ctx)
+    return rest[0]
+
+
+def _plain(lines: list[str], fmt: str, title: str) -> str:
+    """Text answers (why, why-not, path, what-if) in the one set of formats: Markdown keeps the lines
+    as a block, HTML as a self-contained page."""
+    body = "\n".join(lines) + "\n"
+    if fmt == "markdown":
+        return f"# {title}\n\n```text\n{body}```\n"
+    if fmt == "html":
+        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(title)} — partnerdx</title></head><body>\n<h1>{html.escape(title)}</h1>\n"
+                f"<pre>{html.escape(body)}</pre>\n</body></html>\n")
+    return body
+
+
 def _emit(text: str, out: str | None) -> None:
     if out:
         from partnerdx.io_safe import write_atomic
@@ -64,7 +142,7 @@ def _known_id(kb, ident: str) -> None:
         raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + suggest(ident, known))])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=WholeSentencesGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--kb", "overlays", multiple=True, type=click.Path(file_okay=False),
               help="Directory of authored rules/ and knowledge/ added on top of the built-in base.")
 @click.version_option(package_name="partnerdx")
@@ -75,60 +153,75 @@ def main(ctx: click.Context, overlays: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.argument("args", nargs=-1, metavar="FILE")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", hidden=True)
 @click.pass_context
 @guarded
-def diagnose(ctx, file, fmt, out, backend):
-    """Diagnose one answers file (YAML or JSON, CONTRACT §2)."""
+def diagnose(ctx, args, option, fmt, out, backend):
+    """Diagnose one answers file (YAML or JSON): conclusions and recommendations, each with its sources.
+
+    FILE maps item ids to answers, e.g. `answers: {stair.q01: 3, t1.r01: 4}` (examples/ has three).
+    """
     from partnerdx.answers import load_answers
     from partnerdx.inference import diagnose as run
     from partnerdx.report import render
+    file, rest = _answers_first(ctx, option, args, "an answers file")
+    if rest:
+        raise click.UsageError(f"unexpected argument {rest[0]!r}", ctx)
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     d = run(kb, load_answers(kb, Path(file)), backend)
-    _emit(render(kb, d, fmt), out)
+    _emit(render(kb, d, fmt, why_not=lambda ident: _command(ctx, "why-not", file, ident)), out)
 
 
 @main.command()
-@click.argument("ident", metavar="ID")
-@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("args", nargs=-1, metavar="FILE ID")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.pass_context
 @guarded
-def why(ctx, ident, file, fmt):
-    """How conclusion ID was reached, down to the answers and the sources."""
+def why(ctx, args, option, fmt, out):
+    """How conclusion or recommendation ID was reached from answers FILE, down to the answers and the
+    sources."""
     from partnerdx.answers import load_answers
     from partnerdx.explain import why_text, why_tree
     from partnerdx.inference import diagnose as run
+    file, rest = _answers_first(ctx, option, args, "an answers file and an ID")
+    ident = _one(ctx, rest, "ID")
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     _known_id(kb, ident)
     d = run(kb, load_answers(kb, Path(file)))
     if d.conclusion(ident) is None:
-        click.echo(f"{ident} is not concluded from {file}; `partnerdx why-not {ident} --answers {file}` "
-                   "says which conditions failed.", err=True)
+        click.echo(f"{ident} is not concluded from {file}; this says which conditions failed:\n"
+                   f"  {_command(ctx, 'why-not', file, ident)}", err=True)
         sys.exit(1)
     tree = why_tree(kb, d, ident)
-    click.echo(json.dumps(tree, indent=2, ensure_ascii=False) if fmt == "json" else "\n".join(why_text(tree)))
+    _emit(json.dumps(tree, indent=2, ensure_ascii=False) + "\n" if fmt == "json"
+          else _plain(why_text(tree), fmt, f"Why {ident}"), out)
 
 
 @main.command("why-not")
-@click.argument("ident", metavar="ID")
-@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("args", nargs=-1, metavar="FILE ID")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.pass_context
 @guarded
-def why_not(ctx, ident, file, fmt):
-    """Which conditions of the rules that could conclude ID failed or are unanswered."""
+def why_not(ctx, args, option, fmt, out):
+    """Which conditions of the rules that could conclude ID failed or are unanswered in answers FILE."""
     from partnerdx.answers import load_answers
     from partnerdx.explain import why_not as explain, why_not_text
     from partnerdx.inference import diagnose as run
+    file, rest = _answers_first(ctx, option, args, "an answers file and an ID")
+    ident = _one(ctx, rest, "ID")
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     _known_id(kb, ident)
     report = explain(kb, run(kb, load_answers(kb, Path(file))), ident)
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str) if fmt == "json"
-               else "\n".join(why_not_text(report)))
+    _emit(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n" if fmt == "json"
+          else _plain(why_not_text(report, _command(ctx, "why", file, ident)), fmt, f"Why not {ident}"), out)
 
 
 def parse_change(kb, text: str):
@@ -166,23 +259,32 @@ def _scope_choices() -> list[str]:
 
 
 @main.command()
+@click.argument("args", nargs=-1, metavar="[FILE]")
 @click.option("--session", "name", help="Session name: resumes it when it exists.")
-@click.option("--answers", "file", type=click.Path(dir_okay=False), help="Pre-fill from an answers file.")
+@click.option("--new", "force_new", is_flag=True,
+              help="Start session NAME even though a saved session has a similar name.")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
 @click.option("--scope", "scope", type=click.Choice(_scope_choices()),
               help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module.")
 @click.option("--module", "module", type=click.Choice(_scope_choices()), hidden=True,
               help="Same as --scope (kept for existing scripts).")
 @click.pass_context
 @guarded
-def ask(ctx, name, file, scope, module):
+def ask(ctx, args, name, force_new, option, scope, module):
     """Guided questionnaire in the terminal; saves after every answer; ends with the report.
 
-    End of input (Ctrl-D, or a script whose input runs out) at any prompt is the same as `quit`:
-    the session is saved with everything given so far, and the command says how to resume it.
+    FILE, when given, pre-fills the answers. End of input (Ctrl-D, or a script whose input runs out)
+    at any prompt is the same as `quit`: the session is saved with everything given so far, and the
+    command says how to resume it.
     """
     from partnerdx import ask as terminal
     from partnerdx import sessions
     from partnerdx.answers import load_answers
+    file = None
+    if args or option is not None:
+        file, rest = _answers_first(ctx, option, args, "an answers file")
+        if rest:
+            raise click.UsageError(f"unexpected argument {rest[0]!r}", ctx)
     kb = _kb(ctx)
     name = name or terminal.default_name()
     try:
@@ -191,6 +293,8 @@ def ask(ctx, name, file, scope, module):
         click.echo(f"partnerdx: {exc}; starting a new session '{name}'.", err=True)
         session = None
     new = session is None
+    if new and not force_new:
+        _refuse_near_miss(ctx, name)
     session = session or sessions.Session(name)
     if file:
         pre = load_answers(kb, Path(file))
@@ -206,7 +310,7 @@ def ask(ctx, name, file, scope, module):
 
     def saved_and_leave() -> None:
         term_console.print(f"Saved session '{name}' ({len(session.answers)} answers) in {session.path}.\n"
-                           f"Resume with: partnerdx ask --session {name}", markup=False)
+                           f"Resume with: {_command(ctx, 'ask', '--session', name)}", markup=False)
 
     if not session.scope:
         try:
@@ -225,13 +329,28 @@ def ask(ctx, name, file, scope, module):
         saved_and_leave()
 
 
+def _refuse_near_miss(ctx: click.Context, name: str) -> None:
+    """A mistyped --session would silently start afresh: name the saved session it probably meant."""
+    import difflib
+
+    from partnerdx import sessions
+    from partnerdx.errors import InputError, Problem
+    saved = [s.name for s in sessions.list_sessions()]
+    close = difflib.get_close_matches(name, saved, n=1, cutoff=0.6)
+    if close:
+        raise InputError([Problem("<command line>", None, name,
+                                  f"no saved session by this name; did you mean '{close[0]}'? Resume it with "
+                                  f"`{_command(ctx, 'ask', '--session', close[0])}`, or start '{name}' anyway "
+                                  f"with `{_command(ctx, 'ask', '--session', name, '--new')}`")])
+
+
 @main.command("sessions")
 @click.option("--export", "export", metavar="NAME", help="Write this session's answers as an answers file.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="With --export: the file to write.")
 @click.pass_context
 @guarded
 def list_sessions(ctx, export, out):
-    """Saved questionnaire sessions; --export NAME writes one as an answers file (CONTRACT §2)."""
+    """Saved questionnaire sessions; --export NAME writes one as an answers file for the other commands."""
     import time as _time
 
     import yaml
@@ -258,16 +377,19 @@ def list_sessions(ctx, export, out):
 
 
 @main.command()
-@click.argument("target", metavar="TARGET")
-@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, metavar="FILE TARGET")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
 @click.option("--max-changes", default=4, show_default=True, type=click.IntRange(1, 12))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@output_options
 @click.pass_context
 @guarded
-def path(ctx, target, file, max_changes, fmt):
-    """What would it take: the smallest answer changes under which TARGET is concluded."""
+def path(ctx, args, option, max_changes, fmt, out):
+    """What would it take: the smallest answer changes to FILE under which TARGET is concluded."""
     from partnerdx.answers import load_answers
     from partnerdx.path import find_paths, path_text
+    file, rest = _answers_first(ctx, option, args, "an answers file and a TARGET")
+    target = _one(ctx, rest, "TARGET")
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     _known_id(kb, target)
     result = find_paths(kb, load_answers(kb, Path(file)), target, max_changes)
@@ -275,42 +397,70 @@ def path(ctx, target, file, max_changes, fmt):
         keep = {k: v for k, v in result.items() if k != "blocked"}
         if "blocked" in result:
             keep["blocked"] = result["blocked"]
-        click.echo(json.dumps(keep, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "markdown":
-        click.echo("\n".join(["```", *path_text(kb, result), "```"]))
+        _emit(json.dumps(keep, indent=2, ensure_ascii=False, default=str) + "\n", out)
     else:
-        click.echo("\n".join(path_text(kb, result)))
+        _emit(_plain(path_text(kb, result), fmt, f"What would it take: {target}"), out)
+
+
+def _score_moves(kb, before, after) -> list[dict]:
+    """Scores whose value differs between two diagnoses, in knowledge-base order."""
+    moved = []
+    for sid in kb.scores:
+        b, a = before.scores.get(sid), after.scores.get(sid)
+        bv, av = (b.value if b else None), (a.value if a else None)
+        if bv != av:
+            moved.append({"id": sid, "title": kb.scores[sid].title, "before": bv, "after": av})
+    return moved
+
+
+def _score_shown(v) -> str:
+    return "unknown" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
 @main.command("what-if")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.argument("changes", nargs=-1, required=True, metavar="ITEM=VALUE...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("args", nargs=-1, metavar="FILE ITEM=VALUE...")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.pass_context
 @guarded
-def what_if(ctx, file, changes, fmt):
-    """What changes in the diagnosis if those answers change (VALUE 'unknown' removes an answer)."""
+def what_if(ctx, args, option, fmt, out):
+    """What changes in the diagnosis of answers FILE if those answers change: conclusions gained and
+    lost, and every score before → after (VALUE 'unknown' removes an answer)."""
     from partnerdx.answers import load_answers
     from partnerdx.explain import what_if as compare
+    file, changes = _answers_first(ctx, option, args, "an answers file and ITEM=VALUE changes")
+    if not changes:
+        raise click.UsageError("expected at least one ITEM=VALUE after the answers file", ctx)
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     answers = load_answers(kb, Path(file))
     result = compare(kb, answers, dict(parse_change(kb, c) for c in changes))
+    scores = _score_moves(kb, result["before"], result["after"])
     if fmt == "json":
-        click.echo(json.dumps({k: result[k] for k in ("added", "removed", "unchanged")}, indent=2))
+        doc = {k: result[k] for k in ("added", "removed", "unchanged")}
+        doc["scores"] = scores
+        _emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", out)
         return
+    lines = []
+    for item, new in result["changes"].items():
+        old = answers.values.get(item)
+        lines.append(f"answer {item}: {'unanswered' if old is None else old} → {'unanswered' if new is None else new}")
     for verb, key in (("added", "added"), ("removed", "removed")):
         for ident in result[key]:
             found = (result["after"] if key == "added" else result["before"]).conclusion(ident)
-            click.echo(f"{verb}: {ident} — {found.title}")
+            lines.append(f"{verb}: {ident} — {found.title}")
     if not result["added"] and not result["removed"]:
-        click.echo("no change in the diagnosis")
-    click.echo(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
+        lines.append("no change in the diagnosis")
+    lines.append(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
+    if scores:
+        lines.append("scores, before → after:")
+        lines += [f"  {s['title']} ({s['id']}): {_score_shown(s['before'])} → {_score_shown(s['after'])}" for s in scores]
+    _emit(_plain(lines, fmt, "What if"), out)
 
 
 @main.command()
 @click.argument("csv_files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="CSV...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@output_options
 @click.option("--min-group", type=click.IntRange(min=2), default=3, show_default=True,
               help="Organisations with fewer respondents are suppressed (count only).")
 @click.option("--gap", type=click.FloatRange(min=0, min_open=True, max=4), default=1.5, show_default=True,
@@ -322,11 +472,12 @@ def what_if(ctx, file, changes, fmt):
 @click.pass_context
 @guarded
 def assess(ctx, csv_files, fmt, out, min_group, gap, same_round, title, backend):
-    """Assess a partnership from survey CSVs (CONTRACT §3): figures per organisation, perception gaps,
-    anonymity, diagnoses, an agenda, and the direction of travel between rounds."""
+    """Assess a partnership from survey CSVs (one row per respondent): figures per organisation,
+    perception gaps, anonymity, diagnoses, an agenda, and the direction of travel between rounds."""
     from partnerdx.assess import assess as run
     from partnerdx.assess_report import render
     from partnerdx.survey import read_survey
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     survey = read_survey(kb, [Path(f) for f in csv_files], same_round)
     for warning in survey.warnings:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from typing import Callable
 
 from .explain import diagnosis_json
 from .kb import KnowledgeBase
@@ -29,7 +30,9 @@ def _cite(c) -> str:
     return f"*{_md_escape(c.ref)}, {_md_escape(c.at)}*: “{_md_escape(c.quote)}”"
 
 
-def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
+def markdown(kb: KnowledgeBase, d: Diagnosis, why_not: Callable[[str], str] | None = None) -> str:
+    """The report; `why_not(id)` gives the command that explains a missing conclusion, when the caller
+    has one the reader can run (diagnose of a file has; a survey's means have not)."""
     out = io.StringIO()
     name = d.partnership or "Partnership diagnosis"
     out.write(f"# {_md_escape(name)}\n\n")
@@ -71,13 +74,13 @@ def markdown(kb: KnowledgeBase, d: Diagnosis) -> str:
         for s in r.sources:
             out.write(f"{pad}- source: {_cite(s)}\n")
     out.write("\n")
-    _next_steps(kb, d, out)
+    _next_steps(kb, d, out, why_not)
     if d.unanswered:
         out.write(f"*{len(d.unanswered)} unanswered questions could still change this diagnosis.*\n")
     return out.getvalue()
 
 
-def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
+def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO, why_not: Callable[[str], str] | None) -> None:
     """What it would take to reach the next rung of each ladder (next step, next mode)."""
     from .answers import AnswerSet
     from .path import find_paths, next_rungs
@@ -89,8 +92,9 @@ def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
         result = find_paths(kb, AnswerSet(d.answers, d.partnership), there, limit=1)
         title = kb.rules_concluding(there)[0].title
         if not result["paths"]:
+            see = f"; what blocks it: `{why_not(there)}`" if why_not else ""
             out.write(f"- From `{here}` to **{_md_escape(title)}** (`{there}`): no path of four answer changes or "
-                      f"fewer; see `partnerdx why-not {there}`.\n")
+                      f"fewer{see}.\n")
             continue
         p = result["paths"][0]
         moves = "; ".join(f"`{c['item']}` {c['from'] if c['from'] is not None else 'unanswered'} → {c['to']}"
@@ -102,9 +106,9 @@ def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO) -> None:
     out.write("\n")
 
 
-def html_page(kb: KnowledgeBase, d: Diagnosis) -> str:
+def html_page(kb: KnowledgeBase, d: Diagnosis, why_not: Callable[[str], str] | None = None) -> str:
     from markdown_it import MarkdownIt
-    body = MarkdownIt("commonmark", {"html": False}).render(markdown(kb, d))
+    body = MarkdownIt("commonmark", {"html": False}).render(markdown(kb, d, why_not))
     title = html.escape(d.partnership or "Partnership diagnosis")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -113,19 +117,19 @@ def html_page(kb: KnowledgeBase, d: Diagnosis) -> str:
             f"</head><body>\n{body}</body></html>\n")
 
 
-def text(kb: KnowledgeBase, d: Diagnosis, width: int = 100) -> str:
+def text(kb: KnowledgeBase, d: Diagnosis, width: int = 100, why_not: Callable[[str], str] | None = None) -> str:
     from rich.console import Console
     from rich.markdown import Markdown
     buf = io.StringIO()
-    Console(file=buf, width=width, no_color=True, force_terminal=False).print(Markdown(markdown(kb, d)))
+    Console(file=buf, width=width, no_color=True, force_terminal=False).print(Markdown(markdown(kb, d, why_not)))
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
 
 
-def render(kb: KnowledgeBase, d: Diagnosis, fmt: str) -> str:
+def render(kb: KnowledgeBase, d: Diagnosis, fmt: str, why_not: Callable[[str], str] | None = None) -> str:
     if fmt == "json":
         return json.dumps(diagnosis_json(kb, d), indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
-        return markdown(kb, d)
+        return markdown(kb, d, why_not)
     if fmt == "html":
-        return html_page(kb, d)
-    return text(kb, d)
+        return html_page(kb, d, why_not)
+    return text(kb, d, why_not=why_not)

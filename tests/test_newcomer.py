@@ -2,6 +2,7 @@
 people can read, no broken CSS, no double-counted respondents, hints that run, one convention."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -154,3 +155,202 @@ def test_the_diagnose_page_has_valid_css():
     assert "{{" not in css and "}}" not in css
     assert css.count("{") == css.count("}")
     assert re.search(r"(^|\})code\{background", css)
+
+
+# ---- 5. every hint runs as printed; help stands alone ---------------------------------------------
+
+HINT = re.compile(r"`(partnerdx [^`]+)`|(?:^|: |\n\s*)(partnerdx [^\n`]+?)\s*$", re.M)
+
+
+def hints(text: str) -> list[list[str]]:
+    """Every command line a message or report tells the reader to run, as argv (without `partnerdx`)."""
+    import shlex
+    found = [a or b for a, b in HINT.findall(text)]
+    return [shlex.split(h)[1:] for h in found]
+
+
+def run_hint(argv: list[str], code: int = 0):
+    assert "FILE" not in argv and "ID" not in argv, argv       # a template is not a command
+    return cli(*argv, code=code)
+
+
+def blocked_answers(tmp_path: Path, kb) -> Path:
+    """Answers whose diagnosis has a next rung with no short path, so the report says what blocks it."""
+    import random
+
+    import yaml
+
+    from partnerdx.inference import diagnose
+    from partnerdx.report import markdown
+    rated = [q for q, e in kb.questions.items() if e.type == "rated"]
+    for seed in range(80):
+        r = random.Random(seed)
+        low = r.choice([1, 1, 2])
+        answers = {q: r.randint(low, low + 1) for q in rated}
+        if "no path of" in markdown(kb, diagnose(kb, answers)):
+            f = tmp_path / "blocked answers.yaml"          # a space: the hint must quote it
+            f.write_text(yaml.safe_dump({"answers": answers}))
+            return f
+    pytest.fail("no answer set found whose report has a blocked next rung")
+
+
+def test_every_hint_the_cli_prints_runs_as_printed(tmp_path, kb, monkeypatch):
+    monkeypatch.setenv("PARTNERDX_HOME", str(tmp_path / "home"))
+    ran = 0
+    # why of a conclusion not drawn → why-not; why-not of one drawn → why
+    for argv in hints(cli("why", PFI, "mode.creating", code=1).err):
+        assert run_hint(argv).out.startswith("mode.creating is not concluded")
+        ran += 1
+    for argv in hints(cli("why-not", PFI, "mode.complying").out):
+        assert run_hint(argv).out.startswith("mode.complying — ")
+        ran += 1
+    # the deprecated spelling names the new one
+    for argv in hints(cli("why", "mode.complying", "--answers", PFI).err):
+        assert run_hint(argv).err == ""
+        ran += 1
+    # the report's "what blocks it", with a path that needs quoting, in text, Markdown and HTML
+    f = blocked_answers(tmp_path, kb)
+    import html
+    import shlex
+    found = hints(cli("diagnose", f, "--format", "markdown").out)
+    assert found and all(argv[:2] == ["why-not", str(f)] for argv in found), found
+    for argv in found:
+        assert "is not concluded" in run_hint(argv).out
+        ran += 1
+    page = cli("diagnose", f, "--format", "html").out
+    assert [shlex.split(html.unescape(c))[1:] for c in re.findall(r"<code>(partnerdx [^<]+)</code>", page)] == found
+    text = " ".join(cli("diagnose", f).out.split())       # the terminal may wrap a long command
+    assert all(shlex.join(["partnerdx", *argv]) in text for argv in found)
+    # the same with an overlay: the hint keeps --kb
+    overlay = tmp_path / "kb"
+    (overlay / "rules").mkdir(parents=True)
+    found = hints(cli("--kb", overlay, "diagnose", f, "--format", "markdown").out)
+    assert found and all(argv[:2] == ["--kb", str(overlay)] for argv in found)
+    run_hint(found[0])
+    # ask: resume, and a mistyped session name
+    out = cli("ask", "--session", "workshop", "--scope", "quick").out
+    resume = hints(out)
+    assert resume == [["ask", "--session", "workshop"]]
+    err = cli("ask", "--session", "worksohp", code=2).err
+    offered = hints(err)
+    assert ["ask", "--session", "workshop"] in offered and ["ask", "--session", "worksohp", "--new"] in offered
+    for argv in offered:
+        assert "Saved session" in run_hint(argv).out
+        ran += 1
+    assert ran >= 7
+
+
+def test_the_assess_report_prints_no_command_that_cannot_run_on_a_survey(tmp_path, kb):
+    import yaml
+    answers = yaml.safe_load(blocked_answers(tmp_path, kb).read_text())["answers"]
+    f = tmp_path / "blocked.csv"                 # three respondents whose means have a blocked next rung
+    f.write_text(",".join(answers) + "\n" + ("," .join(str(v) for v in answers.values()) + "\n") * 3)
+    assert "no path of" in cli("assess", f, "--format", "markdown").out
+    for fmt in ("text", "markdown", "html"):
+        out = cli("assess", f, "--format", fmt).out
+        assert "why-not" not in out
+        for argv in hints(out):
+            run_hint(argv)
+
+
+def _all_commands(group, prefix=()):
+    import click
+    for name, cmd in group.commands.items():
+        yield (*prefix, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _all_commands(cmd, (*prefix, name))
+
+
+def test_help_texts_stand_alone_and_are_never_cut():
+    import click
+
+    from partnerdx.cli import main
+    for path, cmd in [((), main), *_all_commands(main)]:
+        text = cli(*path, "--help").out
+        assert "CONTRACT" not in text and "§" not in text, path
+        if isinstance(cmd, click.Group):
+            listing = text[text.index("Commands:"):]
+            assert "..." not in listing, (path, listing)
+            entries = re.findall(r"(?m)^  (\S+) +(.*(?:\n {4,}.*)*)", listing)
+            assert {n for n, _ in entries} == set(cmd.commands), entries
+            for name, summary in entries:
+                summary = " ".join(summary.split())
+                assert summary.endswith((".", ")")), (path, name, summary)
+
+
+def test_a_bad_answers_file_message_stands_alone(tmp_path):
+    f = tmp_path / "a.yaml"
+    f.write_text("- just a list\n")
+    err = cli("diagnose", f, code=2).err
+    assert "CONTRACT" not in err and "§" not in err
+
+
+# ---- 6. one convention for every command ---------------------------------------------------------
+
+def test_the_answers_file_comes_first_for_every_command_and_the_old_option_still_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARTNERDX_HOME", str(tmp_path))
+    new_and_old = [
+        (["diagnose", PFI], ["diagnose", "--answers", PFI]),
+        (["why", PFI, "mode.complying"], ["why", "mode.complying", "--answers", PFI]),
+        (["why-not", PFI, "mode.creating"], ["why-not", "mode.creating", "--answers", PFI]),
+        (["path", PFI, "stair.collaboration"], ["path", "stair.collaboration", "--answers", PFI]),
+        (["what-if", PFI, "t2.r05=4"], ["what-if", "--answers", PFI, "t2.r05=4"]),
+    ]
+    for new, old in new_and_old:
+        now = cli(*new)
+        assert now.err == "", new
+        then = cli(*old)
+        assert then.out == now.out, old
+        assert "deprecated" in then.err and hints(then.err) == [[str(a) for a in new]], then.err
+    out = cli("ask", PFI, "--session", "pre", "--scope", "quick").out
+    assert "(10 answers so far)" in out or "answers so far" in out
+    assert len(json.loads((tmp_path / "sessions" / "pre.json").read_text())["answers"]) > 10
+
+
+def test_every_command_offers_the_same_formats():
+    import click
+
+    from partnerdx.cli import FORMATS, main
+    with_format = {name: cmd for name, cmd in main.commands.items()
+                   if any(p.name == "fmt" for p in cmd.params)}
+    assert set(with_format) >= {"diagnose", "why", "why-not", "path", "what-if", "assess"}
+    for name, cmd in with_format.items():
+        fmt = next(p for p in cmd.params if p.name == "fmt")
+        assert isinstance(fmt.type, click.Choice) and tuple(fmt.type.choices) == FORMATS, name
+        assert any(p.name == "out" for p in cmd.params), f"{name} has --format but no -o"
+    page = cli("why", PFI, "mode.complying", "--format", "html").out
+    assert page.startswith("<!DOCTYPE html>") and "mode.complying" in page
+    md = cli("what-if", PFI, "t2.r05=4", "--format", "markdown").out
+    assert md.startswith("# ")
+
+
+def test_the_format_follows_the_output_file_name_and_a_contradiction_is_an_error(tmp_path, kb):
+    page = tmp_path / "report.html"
+    cli("diagnose", PFI, "-o", page)
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    data = tmp_path / "report.json"
+    cli("diagnose", PFI, "-o", data)
+    assert json.loads(data.read_text())["conclusions"]
+    md = tmp_path / "why.md"
+    cli("why", PFI, "mode.complying", "-o", md)
+    assert md.read_text().startswith("# Why mode.complying")
+    survey = tmp_path / "assessment.html"
+    cli("assess", low_survey(tmp_path, kb), "-o", survey)
+    assert survey.read_text().startswith("<!DOCTYPE html>")
+    page.write_text("keep me")
+    err = cli("diagnose", PFI, "--format", "text", "-o", page, code=2).err
+    assert "--format text contradicts -o" in err and "Traceback" not in err
+    assert page.read_text() == "keep me"
+    plain = tmp_path / "report.out"          # an extension that says nothing: text
+    cli("diagnose", PFI, "-o", plain)
+    assert plain.read_text().startswith(cli("diagnose", PFI).out[:40])
+
+
+def test_a_mistyped_session_name_offers_the_saved_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARTNERDX_HOME", str(tmp_path))
+    cli("ask", "--session", "council-2026", "--scope", "quick")
+    err = cli("ask", "--session", "council-2062", "--scope", "quick", code=2).err
+    assert "did you mean 'council-2026'?" in err
+    assert not (tmp_path / "sessions" / "council-2062.json").exists()
+    assert "Started session 'council-2062'" in cli("ask", "--session", "council-2062", "--new", "--scope", "quick").out
+    assert "Started session 'other'" in cli("ask", "--session", "other", "--scope", "quick").out
