@@ -354,3 +354,36 @@ def test_a_mistyped_session_name_offers_the_saved_one(tmp_path, monkeypatch):
     assert not (tmp_path / "sessions" / "council-2062.json").exists()
     assert "Started session 'council-2062'" in cli("ask", "--session", "council-2062", "--new", "--scope", "quick").out
     assert "Started session 'other'" in cli("ask", "--session", "other", "--scope", "quick").out
+
+
+# ---- 4. no respondent counted twice -----------------------------------------------------------------
+
+SURVEY = EXAMPLES / "three-organisations.csv"
+
+
+def test_the_same_survey_file_twice_is_refused_not_double_counted(tmp_path):
+    out = tmp_path / "a.html"
+    run = cli("assess", SURVEY, SURVEY, "-o", out, code=2)
+    assert re.search(r"(?m)^\S*three-organisations\.csv: given twice", run.err), run.err
+    assert not out.exists()
+
+
+def test_duplicate_respondents_across_the_files_of_one_round_are_named_by_file_line_and_id(tmp_path):
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(SURVEY.read_bytes())
+    err = cli("assess", SURVEY, copy, "--same-round", code=2).err
+    assert re.search(rf"{re.escape(str(copy))}:2: R1: duplicate respondent id: also at \S*three-organisations.csv:2", err)
+    no_ids = tmp_path / "no-ids.csv"
+    no_ids.write_text("".join(line.split(",", 1)[1] for line in SURVEY.read_text().splitlines(keepends=True)))
+    again = tmp_path / "no-ids-again.csv"
+    again.write_bytes(no_ids.read_bytes())
+    err = cli("assess", no_ids, again, "--same-round", code=2).err
+    assert f"{again}: same content as {no_ids}" in err
+
+
+def test_successive_rounds_may_hold_the_same_respondents(tmp_path):
+    later = tmp_path / "later.csv"
+    later.write_bytes(SURVEY.read_bytes())
+    data = cli("assess", SURVEY, later, "--format", "json").json()
+    assert [(r["label"], r["respondents"]) for r in data["rounds"]] == [("three-organisations", 9), ("later", 9)]
+    assert data["respondents"] == 9
