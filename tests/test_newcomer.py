@@ -387,3 +387,47 @@ def test_successive_rounds_may_hold_the_same_respondents(tmp_path):
     data = cli("assess", SURVEY, later, "--format", "json").json()
     assert [(r["label"], r["respondents"]) for r in data["rounds"]] == [("three-organisations", 9), ("later", 9)]
     assert data["respondents"] == 9
+
+
+# ---- 8. what-if shows how the scores moved; path offers the smallest, distinct changes -------------
+
+def test_what_if_shows_each_score_before_and_after():
+    out = cli("what-if", PFI, "t2.r05=4", "t2.r09=4").out
+    assert "answer t2.r05: 1 → 4" in out
+    assert re.search(r"\(dim\.trust\): 1\.10 → 1\.70", out), out
+    data = cli("what-if", PFI, "t2.r05=4", "t2.r09=4", "--format", "json").json()
+    assert {"id": "dim.trust", "title": data["scores"][0]["title"], "before": 1.1, "after": 1.7} in data["scores"]
+
+
+def _seeded_answers(tmp_path: Path, kb, seed: int) -> Path:
+    import random
+
+    import yaml
+    r = random.Random(seed)
+    low = r.choice([1, 2, 2, 3])
+    answers = {q: r.randint(low, low + 2) for q, e in kb.questions.items() if e.type == "rated"}
+    f = tmp_path / f"seed{seed}.yaml"
+    f.write_text(yaml.safe_dump({"answers": answers}))
+    return f
+
+
+@pytest.mark.parametrize("which,target", [("eblc", "stair.partnership"), ("eblc", "mode.creating"),
+                                          (1, "stair.partnership"), ("pfi", "stair.collaboration")])
+def test_path_offers_no_bigger_move_than_needed_and_distinct_alternatives(tmp_path, kb, which, target):
+    f = {"eblc": EXAMPLES / "eblc-constraining.yaml", "pfi": PFI}.get(which) or _seeded_answers(tmp_path, kb, which)
+    paths = cli("path", f, target, "--format", "json").json()["paths"]
+    assert paths
+    item_sets = [frozenset(c["item"] for c in p["changes"]) for p in paths]
+    assert len(set(item_sets)) == len(item_sets), "two alternatives move the same answers"
+    assert [p["movement"] for p in paths] == sorted(p["movement"] for p in paths)
+    best = paths[0]["changes"]
+    for c in best:                       # no answer of the first path can move one point less
+        if not isinstance(c["from"], int):
+            continue
+        back = c["to"] + (1 if c["from"] > c["to"] else -1)
+        changes = [f"{d['item']}={d['to'] if d is not c else back}" for d in best]
+        if back == c["from"]:
+            changes.remove(f"{c['item']}={back}")
+        if changes:
+            added = cli("what-if", f, *changes, "--format", "json").json()["added"]
+            assert target not in added, f"{c['item']} {c['from']} → {back} would do"
