@@ -75,9 +75,18 @@ def markdown(kb: KnowledgeBase, d: Diagnosis, why_not: Callable[[str], str] | No
             out.write(f"{pad}- source: {_cite(s)}\n")
     out.write("\n")
     _next_steps(kb, d, out, why_not)
-    if d.unanswered:
-        out.write(f"*{len(d.unanswered)} unanswered questions could still change this diagnosis.*\n")
+    still_open = _could_still_change(kb, d)
+    if still_open:
+        out.write(f"*{still_open} unanswered questions could still change this diagnosis.*\n")
     return out.getvalue()
+
+
+def _could_still_change(kb: KnowledgeBase, d: Diagnosis) -> int:
+    """Unanswered questions some answer to which would change a rule's outcome: `d.unanswered` (every
+    unanswered item that feeds a rule) less those no answer can change any more — the ones `ask`
+    stops asking — so that the sentence is true."""
+    from .relevance import relevant_items
+    return len(relevant_items(kb, d.answers)) if d.unanswered else 0
 
 
 def _next_steps(kb: KnowledgeBase, d: Diagnosis, out: io.StringIO, why_not: Callable[[str], str] | None) -> None:

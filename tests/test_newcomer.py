@@ -431,3 +431,24 @@ def test_path_offers_no_bigger_move_than_needed_and_distinct_alternatives(tmp_pa
         if changes:
             added = cli("what-if", f, *changes, "--format", "json").json()["added"]
             assert target not in added, f"{c['item']} {c['from']} → {back} would do"
+
+
+def test_questions_ask_ruled_out_are_not_said_to_change_the_diagnosis(tmp_path, kb):
+    import yaml
+
+    from partnerdx.questionnaire import Questionnaire
+    q = Questionnaire(kb, "staircase", {})
+    while (item := q.next_item()) is not None:                 # the quick staircase check, answering low
+        e = kb.questions[item]
+        q.answer(item, 1 if e.type == "rated" else e.options[0] if e.type == "choice" else [e.options[0]])
+    ruled_out = [i for i in q.items if i not in q.answers]
+    assert ruled_out and q.progress().skipped_irrelevant == len(ruled_out)
+    f = tmp_path / "quick.yaml"
+    f.write_text(yaml.safe_dump({"answers": q.answers}))
+    for item in ruled_out:                                      # truly: no answer changes anything
+        for value in (1, 3, 5):
+            data = cli("what-if", f, f"{item}={value}", "--format", "json").json()
+            assert data["added"] == [] and data["removed"] == []
+    feeding = len(cli("diagnose", f, "--format", "json").json()["unanswered"])
+    said = re.search(r"(\d+) unanswered questions could still change", cli("diagnose", f, "--format", "markdown").out)
+    assert int(said.group(1)) <= feeding - len(ruled_out)
