@@ -264,13 +264,14 @@ def _scope_choices() -> list[str]:
 @click.option("--new", "force_new", is_flag=True,
               help="Start session NAME even though a saved session has a similar name.")
 @click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@click.option("--partnership", help="The partnership's name, for the report's title (asked along with the scope).")
 @click.option("--scope", "scope", type=click.Choice(_scope_choices()),
               help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module.")
 @click.option("--module", "module", type=click.Choice(_scope_choices()), hidden=True,
               help="Same as --scope (kept for existing scripts).")
 @click.pass_context
 @guarded
-def ask(ctx, args, name, force_new, option, scope, module):
+def ask(ctx, args, name, force_new, option, partnership, scope, module):
     """Guided questionnaire in the terminal; saves after every answer; ends with the report.
 
     FILE, when given, pre-fills the answers. End of input (Ctrl-D, or a script whose input runs out)
@@ -301,6 +302,7 @@ def ask(ctx, args, name, force_new, option, scope, module):
         for k, v in pre.values.items():
             session.answers.setdefault(k, v)
         session.partnership = session.partnership or pre.partnership
+    session.partnership = partnership or session.partnership
     scope = scope or module
     if scope:
         session.scope = SCOPE_ALIASES.get(scope, scope)
@@ -314,6 +316,9 @@ def ask(ctx, args, name, force_new, option, scope, module):
 
     if not session.scope:
         try:
+            if not session.partnership:
+                session.partnership = terminal.ask_name(term_console, input)
+                session.save()
             session.scope = terminal.choose_scope(term_console, input)
         except terminal.Quit:
             saved_and_leave()

@@ -452,3 +452,57 @@ def test_questions_ask_ruled_out_are_not_said_to_change_the_diagnosis(tmp_path, 
     feeding = len(cli("diagnose", f, "--format", "json").json()["unanswered"])
     said = re.search(r"(\d+) unanswered questions could still change", cli("diagnose", f, "--format", "markdown").out)
     assert int(said.group(1)) <= feeding - len(ruled_out)
+
+
+# ---- 7. ask: the partnership's name, context then the staircase, titles, redisplay, previous answer --
+
+def run_ask(home: Path, lines: list[str], *args: str) -> str:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    env = dict(os.environ, PARTNERDX_HOME=str(home), NO_COLOR="1", COLUMNS="200", TERM="dumb")
+    env.pop("CI", None)
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "ask", *args], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, env=env, timeout=120, cwd=home)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+PROMPT = re.compile(r"(?m)^([a-z0-9_.]+)> ")
+
+
+def test_ask_asks_the_partnership_name_and_the_report_and_export_carry_it(tmp_path, monkeypatch):
+    out = run_ask(tmp_path, ["Riverside Health", "1", "1", "1", "1"] + ["3"] * 10 + [""], "--session", "riv")
+    assert "What is the partnership called?" in out
+    report = out[out.index("All relevant questions answered"):].splitlines()[1:]
+    heading = next(line for line in report if line.strip())
+    assert heading.strip() == "Riverside Health", report[:5]
+    monkeypatch.setenv("PARTNERDX_HOME", str(tmp_path))
+    assert "partnership: Riverside Health" in cli("sessions", "--export", "riv").out
+
+
+def test_ask_starts_with_the_context_then_the_staircase(tmp_path):
+    out = run_ask(tmp_path, ["1", "1", "1", "1", "quit"], "--session", "f", "--scope", "full", "--partnership", "P")
+    assert PROMPT.findall(out)[:4] == ["context.sectors", "context.aims", "context.service", "stair.q01"]
+
+
+def test_ask_heads_each_question_with_its_title_not_its_id(tmp_path, kb):
+    out = run_ask(tmp_path, ["1", "1", "1", "3", "3", "3", "3", "3", "3", "quit"], "--session", "t", "--scope", "quick")
+    screens = PROMPT.split(out)
+    for item in ("stair.q01", "stair.q02", "context.sectors"):
+        title = kb.questions[item].title
+        assert any(title in screen for screen in screens), title
+    body = PROMPT.sub("", out)                      # everything but the prompts (kept for scripts)
+    assert not re.search(r"\b(stair|context)\.[a-z0-9]+\b", body.split("Saved session")[0]), body
+
+
+def test_ask_shows_the_question_again_after_why_and_report_and_the_previous_answer_on_back(tmp_path, kb):
+    text = kb.questions["stair.q02"].text
+    out = run_ask(tmp_path, ["1", "1", "1", "4", "why", "report", "back", "quit"], "--session", "w", "--scope", "quick")
+    after_why = out[out.index("Asked because"):]
+    assert text in after_why[:after_why.index("stair.q02> ", 1) if "stair.q02> " in after_why else None]
+    after_report = out[out.rindex("could still change this diagnosis"):]
+    assert text in after_report
+    back = out[out.rindex("stair.q01> ") - 2000:]
+    assert "Your previous answer: 4" in back
