@@ -101,7 +101,9 @@ class Terminal:
 
     def show_report(self) -> None:
         from .report import text
-        self.out.print(text(self.kb, diagnose(self.kb, self.answer_set())), markup=False, highlight=False)
+        width = self.out.width          # laid out for this terminal: a wider report would wrap twice
+        self.out.print(text(self.kb, diagnose(self.kb, self.answer_set()), width=width), markup=False,
+                       highlight=False)
 
     def think_aloud(self) -> None:
         """Announce conclusions as soon as no remaining answer can change them."""

@@ -330,6 +330,8 @@ def ask(ctx, args, name, force_new, option, partnership, scope, module):
     if t.run():
         terminal.finish(kb, t)
         saved_and_leave()
+        term_console.print("The answers as a file, for diagnose, why, what-if and path:\n  "
+                           f"{_command(ctx, 'sessions', '--export', name, '-o', name + '.yaml')}", markup=False)
     else:
         saved_and_leave()
 
