@@ -91,12 +91,30 @@ def _command(ctx: click.Context, *words: str) -> str:
     return shlex.join(["partnerdx", *(w for o in overlays for w in ("--kb", o)), *map(str, words)])
 
 
+def _options_given(ctx: click.Context) -> list[str]:
+    """The options of this invocation as words, so that a suggested command repeats them."""
+    words: list[str] = []
+    for p in ctx.command.params:
+        if not isinstance(p, click.Option) or p.hidden or p.name not in ctx.params:
+            continue
+        value = ctx.params[p.name]
+        if value is None or value is False or value == () or value == p.default:
+            continue
+        flag = max(p.opts, key=len)
+        if p.is_flag:
+            words.append(flag)
+        else:
+            for v in (value if p.multiple else (value,)):
+                words += [flag, str(v)]
+    return words
+
+
 def _answers_first(ctx: click.Context, option: str | None, args: tuple[str, ...], names: str) -> tuple[str, list[str]]:
     """The answers file is the first argument of every command that reads one; `--answers FILE`
     (the older spelling of why, why-not and path) still works, with a note saying how to write it."""
     if option is not None:
         click.echo(f"partnerdx: --answers is deprecated (it still works); the answers file comes first: "
-                   f"{_command(ctx, ctx.info_name, option, *args)}", err=True)
+                   f"{_command(ctx, ctx.info_name, option, *args, *_options_given(ctx))}", err=True)
         return option, list(args)
     if not args:
         raise click.UsageError(f"expected {names}", ctx)
@@ -369,7 +387,9 @@ def list_sessions(ctx, export, out):
         except sessions.CorruptSession as exc:
             raise InputError([Problem(str(exc.path), None, export, f"session file is unreadable; kept aside as {exc.moved_to}")]) from None
         if s is None:
-            raise InputError([Problem("<command line>", None, export, "no such session")])
+            from partnerdx.schema import suggest
+            raise InputError([Problem("<command line>", None, export, "no such session"
+                                      + suggest(export, [x.name for x in sessions.list_sessions()]))])
         kb = _kb(ctx)
         ordered = {q: s.answers[q] for q in kb.questions if q in s.answers}
         doc = {"partnership": s.partnership, "answers": ordered} if s.partnership else {"answers": ordered}

@@ -302,6 +302,8 @@ def test_the_answers_file_comes_first_for_every_command_and_the_old_option_still
         then = cli(*old)
         assert then.out == now.out, old
         assert "deprecated" in then.err and hints(then.err) == [[str(a) for a in new]], then.err
+    err = cli("path", "stair.collaboration", "--answers", PFI, "--max-changes", "3", "--format", "json").err
+    assert hints(err) == [["path", str(PFI), "stair.collaboration", "--max-changes", "3", "--format", "json"]]
     out = cli("ask", PFI, "--session", "pre", "--scope", "quick").out
     assert "(10 answers so far)" in out or "answers so far" in out
     assert len(json.loads((tmp_path / "sessions" / "pre.json").read_text())["answers"]) > 10
@@ -354,6 +356,7 @@ def test_a_mistyped_session_name_offers_the_saved_one(tmp_path, monkeypatch):
     assert not (tmp_path / "sessions" / "council-2062.json").exists()
     assert "Started session 'council-2062'" in cli("ask", "--session", "council-2062", "--new", "--scope", "quick").out
     assert "Started session 'other'" in cli("ask", "--session", "other", "--scope", "quick").out
+    assert "did you mean 'other'?" in cli("sessions", "--export", "othre", code=2).err
 
 
 # ---- 4. no respondent counted twice -----------------------------------------------------------------
