@@ -180,7 +180,8 @@ def main(ctx: click.Context, overlays: tuple[str, ...]) -> None:
 def diagnose(ctx, args, option, fmt, out, backend):
     """Diagnose one answers file (YAML or JSON): conclusions and recommendations, each with its sources.
 
-    FILE maps item ids to answers, e.g. `answers: {stair.q01: 3, t1.r01: 4}` (examples/ has three).
+    FILE maps item ids to answers, e.g. `answers: {stair.q01: 3, t1.r01: 4}`; `partnerdx sessions
+    --export NAME` writes one from a questionnaire session.
     """
     from partnerdx.answers import load_answers
     from partnerdx.inference import diagnose as run
@@ -278,11 +279,11 @@ def _scope_choices() -> list[str]:
 
 @main.command()
 @click.argument("args", nargs=-1, metavar="[FILE]")
-@click.option("--session", "name", help="Session name: resumes it when it exists.")
+@click.option("--session", "name", metavar="NAME", help="Session name: resumes it when it exists.")
 @click.option("--new", "force_new", is_flag=True,
               help="Start session NAME even though a saved session has a similar name.")
 @click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
-@click.option("--partnership", help="The partnership's name, for the report's title (asked along with the scope).")
+@click.option("--partnership", metavar="NAME", help="The partnership's name, for the report's title (asked along with the scope).")
 @click.option("--scope", "scope", type=click.Choice(_scope_choices()),
               help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module.")
 @click.option("--module", "module", type=click.Choice(_scope_choices()), hidden=True,
@@ -612,7 +613,7 @@ def coverage(ctx, out):
               help="Seed texts to check quotes against [default: ../shared/seeds beside the repository].")
 @click.option("--select", multiple=True, metavar="CODE", help="Run only these codes (repeatable).")
 @click.option("--explain", "explain_code", metavar="CODE", help="Print the documentation of one code.")
-@click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation (docs/lint-codes.md).")
+@click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation, as one Markdown page.")
 @click.pass_context
 @guarded
 def kb_lint(ctx, strict, fmt, seeds, select, explain_code, all_codes):

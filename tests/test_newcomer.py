@@ -268,6 +268,7 @@ def test_help_texts_stand_alone_and_are_never_cut():
     for path, cmd in [((), main), *_all_commands(main)]:
         text = cli(*path, "--help").out
         assert "CONTRACT" not in text and "§" not in text, path
+        assert not re.search(r"\b(docs|examples)/", text), (path, "names a file a pip install does not have")
         if isinstance(cmd, click.Group):
             listing = text[text.index("Commands:"):]
             assert "..." not in listing, (path, listing)
