@@ -144,3 +144,15 @@ def test_every_command_in_the_transcript_and_its_output_runs_as_printed(tmp_path
     assert ["sessions", "--export", "riverside", "-o", "riverside.yaml"] in suggested
     for argv in suggested:
         run(tmp_path, argv)
+
+
+def test_the_readme_leads_with_the_questionnaire_and_its_commands_run(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme[readme.index("## Start here"):readme.index("## What it does")]
+    lines = [line.split(" # ")[0].strip() for line in start.splitlines()]
+    commands = [shlex.split(line.removeprefix(".venv/bin/"))[1:] for line in lines
+                if line.startswith(("partnerdx ", ".venv/bin/partnerdx "))]
+    assert {c[0] for c in commands} >= {"ask", "sessions", "diagnose", "why", "what-if", "path"}
+    transcript(tmp_path)                                # the session and its export exist, as in the page
+    for argv in commands:
+        run(tmp_path, argv)
