@@ -306,6 +306,7 @@ def ask(ctx, args, name, force_new, option, partnership, scope, module):
         if rest:
             raise click.UsageError(f"unexpected argument {rest[0]!r}", ctx)
     kb = _kb(ctx)
+    given_name = name is not None                # a generated name is never a typo of an older one
     name = name or terminal.default_name()
     try:
         session = sessions.load(name)
@@ -313,7 +314,7 @@ def ask(ctx, args, name, force_new, option, partnership, scope, module):
         click.echo(f"partnerdx: {exc}; starting a new session '{name}'.", err=True)
         session = None
     new = session is None
-    if new and not force_new:
+    if new and not force_new and given_name:
         _refuse_near_miss(ctx, name)
     session = session or sessions.Session(name)
     if file:

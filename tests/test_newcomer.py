@@ -358,6 +358,11 @@ def test_a_mistyped_session_name_offers_the_saved_one(tmp_path, monkeypatch):
     assert "Started session 'council-2062'" in cli("ask", "--session", "council-2062", "--new", "--scope", "quick").out
     assert "Started session 'other'" in cli("ask", "--session", "other", "--scope", "quick").out
     assert "did you mean 'other'?" in cli("sessions", "--export", "othre", code=2).err
+    from partnerdx import ask as terminal          # unnamed sessions get a time-stamped name: never refused
+    monkeypatch.setattr(terminal, "default_name", lambda: "session-20261203-120000")
+    cli("ask", "--scope", "quick")
+    monkeypatch.setattr(terminal, "default_name", lambda: "session-20261203-120001")
+    assert "Started session 'session-20261203-120001'" in cli("ask", "--scope", "quick").out
 
 
 # ---- 4. no respondent counted twice -----------------------------------------------------------------
