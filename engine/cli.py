@@ -118,6 +118,11 @@ def _answers_first(ctx: click.Context, option: str | None, args: tuple[str, ...]
         return option, list(args)
     if not args:
         raise click.UsageError(f"expected {names}", ctx)
+    if not Path(args[0]).exists() and len(args) > 1 and Path(args[1]).is_file():
+        from partnerdx.errors import InputError, Problem
+        swapped = [args[1], args[0], *args[2:]]
+        raise InputError([Problem("<command line>", None, args[0], "the answers file comes first: "
+                                  f"`{_command(ctx, ctx.info_name, *swapped, *_options_given(ctx))}`")])
     return args[0], list(args[1:])
 
 

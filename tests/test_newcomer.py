@@ -305,6 +305,9 @@ def test_the_answers_file_comes_first_for_every_command_and_the_old_option_still
         assert "deprecated" in then.err and hints(then.err) == [[str(a) for a in new]], then.err
     err = cli("path", "stair.collaboration", "--answers", PFI, "--max-changes", "3", "--format", "json").err
     assert hints(err) == [["path", str(PFI), "stair.collaboration", "--max-changes", "3", "--format", "json"]]
+    swapped = cli("why-not", "mode.creating", PFI, "--format", "json", code=2).err
+    assert hints(swapped) == [["why-not", str(PFI), "mode.creating", "--format", "json"]]
+    assert run_hint(hints(swapped)[0]).json()["id"] == "mode.creating"
     out = cli("ask", PFI, "--session", "pre", "--scope", "quick").out
     assert "(10 answers so far)" in out or "answers so far" in out
     assert len(json.loads((tmp_path / "sessions" / "pre.json").read_text())["answers"]) > 10
