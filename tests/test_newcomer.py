@@ -40,7 +40,7 @@ def low_survey(tmp_path: Path, kb) -> Path:
 def _ordered_items_with_sublists(markdown: str) -> list[tuple[int, int]]:
     """(items, items holding a nested bullet list) for each top-level ordered list."""
     tokens = MarkdownIt("commonmark").parse(markdown)
-    out, depth = [], 0
+    out = []
     for n, t in enumerate(tokens):
         if t.type == "ordered_list_open" and t.level == 0:
             items = nested = 0
@@ -52,7 +52,6 @@ def _ordered_items_with_sublists(markdown: str) -> list[tuple[int, int]]:
                 if u.type == "bullet_list_open" and u.level == 2:
                     nested += 1
             out.append((items, nested))
-    del depth
     return out
 
 
