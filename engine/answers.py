@@ -119,7 +119,7 @@ def load_answers(kb: "KnowledgeBase", path: Path) -> AnswerSet:
         key_lines = None
     if not isinstance(doc, dict) or "answers" not in doc:
         raise InputError([Problem(shown, getattr(doc, "line", 1), None,
-                                  "expected a mapping with an 'answers' mapping (CONTRACT §2)")])
+                                  "expected a mapping with an 'answers' mapping of item ids to answers")])
     problems = []
     for key in doc:
         if key not in TOP_KEYS:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 
 from . import sessions
-from .answers import check_value
+from .answers import AnswerSet, check_value
 from .inference import diagnose
 from .kb import KnowledgeBase
 from .questionnaire import SCOPES, Questionnaire
@@ -35,6 +35,7 @@ class Terminal:
         self.q = Questionnaire(kb, session.scope or "full", session.answers, session.skipped)
         self.announced: set[str] = set()
         self.irrelevant_seen = 0
+        self.previous: dict = {}             # item -> the answer withdrawn by `back`, shown when re-asked
 
     # ---- input ----------------------------------------------------------------------------------
     def read(self, prompt: str) -> str:
@@ -50,10 +51,15 @@ class Terminal:
                        f"{p.skipped_irrelevant} not needed[/dim]")
         self.out.print(ProgressBar(total=100, completed=round(100 * p.fraction), width=40))
 
+    def answer_set(self) -> AnswerSet:
+        """The answers so far under the partnership's name, so that reports carry it."""
+        return AnswerSet(self.q.answers, self.session.partnership)
+
     def show_question(self, item: str) -> None:
+        """The question under its title (the id is in the prompt, for scripts; `why` gives detail)."""
         q = self.kb.questions[item]
         self.out.print()
-        self.out.print(f"[bold]{escape(item)}[/bold] · {escape(q.title)}")
+        self.out.print(f"[bold]{escape(q.title)}[/bold]")
         self.out.print(escape(q.text))
         if q.type == "rated":
             scale = q.data["scale"]
@@ -65,7 +71,19 @@ class Terminal:
             if q.type == "multi":
                 self.out.print("  (several allowed: e.g. 1,3 — or 'none')")
         self.out.print(f"[dim]{escape(q.data['help'])}[/dim]")
+        if item in self.previous:
+            self.out.print(f"Your previous answer: {escape(self._shown(item, self.previous[item]))}")
         self.out.print(f"[dim]{HELP}[/dim]")
+
+    def _shown(self, item: str, value) -> str:
+        """An answer as the user gave it: the option's label for a choice, the number for a rating."""
+        q = self.kb.questions[item]
+        if value is None:
+            return "skipped"
+        labels = {o["value"]: o["label"] for o in q.data.get("options", [])}
+        if isinstance(value, list):
+            return ", ".join(labels.get(v, str(v)) for v in value) or "none"
+        return labels.get(value, str(value))
 
     def show_why(self, item: str) -> None:
         reasons = self.q.why(item)
@@ -83,7 +101,9 @@ class Terminal:
 
     def show_report(self) -> None:
         from .report import text
-        self.out.print(text(self.kb, diagnose(self.kb, self.q.answers)), markup=False, highlight=False)
+        width = self.out.width          # laid out for this terminal: a wider report would wrap twice
+        self.out.print(text(self.kb, diagnose(self.kb, self.answer_set()), width=width), markup=False,
+                       highlight=False)
 
     def think_aloud(self) -> None:
         """Announce conclusions as soon as no remaining answer can change them."""
@@ -95,7 +115,7 @@ class Terminal:
             self.announced.add(cid)
             c = d.conclusion(cid)
             if c is not None:
-                self.out.print(f"[green]So far:[/green] {escape(c.title)} ({cid}) — because "
+                self.out.print(f"[green]So far:[/green] {escape(c.title)} — because "
                                f"{escape(c.justifications[0].because)}")
         p = self.q.progress()
         if p.skipped_irrelevant > self.irrelevant_seen:
@@ -141,8 +161,10 @@ class Terminal:
                     low = text.lower()
                     if low in ("?", "why"):
                         self.show_why(item)
+                        self.show_question(item)          # the question again, not lost above
                     elif low == "report":
                         self.show_report()
+                        self.show_question(item)
                     elif low in ("quit", "exit", "q"):
                         raise Quit
                     elif low == "back":
@@ -150,11 +172,13 @@ class Terminal:
                             self.out.print("Nothing to go back to.")
                             continue
                         previous = self.session.history.pop()
+                        self.previous[previous] = self.q.answers.get(previous)
                         self.q.undo(previous)
                         self.save()
                         forced = previous
                         break
                     elif low in ("skip", "unknown", "s"):
+                        self.previous.pop(item, None)
                         self.q.answer(item, None)
                         self.session.history.append(item)
                         self.save()
@@ -164,6 +188,7 @@ class Terminal:
                         if error:
                             self.out.print(f"[red]{escape(error)}[/red]")
                             continue
+                        self.previous.pop(item, None)
                         self.q.answer(item, value)
                         self.session.history.append(item)
                         self.save()
@@ -172,6 +197,18 @@ class Terminal:
         except Quit:
             self.save()
             return False
+
+
+def ask_name(console: Console, read: Callable[[str], str]) -> str | None:
+    """The partnership's name titles the report and the exported answers file; Enter leaves it out."""
+    console.print("What is the partnership called? It titles the report (press Enter to leave it out).")
+    try:
+        text = read("partnership name> ").strip()
+    except EOFError:
+        raise Quit from None
+    if text.lower() in ("quit", "exit", "q"):
+        raise Quit
+    return text or None
 
 
 def choose_scope(console: Console, read: Callable[[str], str], modules: dict | None = None) -> str:
@@ -212,7 +249,7 @@ def finish(kb: KnowledgeBase, term: Terminal) -> None:
         return
     if path and path.lower() not in ("quit", "q", "exit", "no", "n", "skip"):
         fmt = "html" if path.lower().endswith((".html", ".htm")) else "markdown"
-        write_atomic(Path(path), render(kb, diagnose(kb, term.q.answers), fmt))
+        write_atomic(Path(path), render(kb, diagnose(kb, term.answer_set()), fmt))
         term.out.print(f"Wrote {escape(path)}")
 
 

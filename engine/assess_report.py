@@ -132,7 +132,7 @@ def _appendix(kb: KnowledgeBase, a: Assessment) -> str:
     for g in cur.shown:
         for c in [*g.diagnosis.conclusions, *g.diagnosis.recommendations]:
             rows.setdefault(c.id, c.title)
-    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) and `partnerdx why ID` use.\n"]
+    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) uses; `why` and `why-not` take them for one answers file.\n"]
     lines += [f"- `{i}` — {esc(t)}" for i, t in rows.items()]
     return "\n".join(lines) + "\n"
 
@@ -231,12 +231,13 @@ def _agenda(kb: KnowledgeBase, a: Assessment) -> str:
         lines.append("No area needs attention on this evidence.")
     for n, area in enumerate(plan["areas"], start=1):
         lines.append(f"{n}. **{esc(area.title)}** — {esc('; '.join(area.reasons))}.")
+        pad = " " * len(f"{n}. ")       # sub-points align with the item's text, also from item 10 on
         for m in area.mechanisms:
             via = (f"recommended by the diagnosis, priority {m['priority']}" if m["via"] == "diagnosis"
                    else "from the knowledge base")
-            lines.append(f"   - mechanism: {esc(m['title'])} ({via})")
+            lines.append(f"{pad}- mechanism: {esc(m['title'])} ({via})")
         if not area.mechanisms:
-            lines.append("   - no mechanism in the knowledge base")
+            lines.append(f"{pad}- no mechanism in the knowledge base")
     lines += ["\n### Areas with no mechanism in the knowledge base\n", _concept_cite(kb, "no_mechanism") + "\n"]
     if plan["no_mechanism"]:
         lines += [f"- **{esc(x.title)}**" for x in plan["no_mechanism"]]

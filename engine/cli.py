@@ -6,13 +6,36 @@ Exit status: 0 success; 1 a query with a negative answer (e.g. `why` of somethin
 from __future__ import annotations
 
 import functools
+import html
 import json
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
 FORMATS = ("text", "json", "markdown", "html")
+EXTENSIONS = {".txt": "text", ".text": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown",
+              ".html": "html", ".htm": "html"}
+FORMAT_HELP = "text, json, markdown or html [default: from -o's extension, else text]."
+
+
+def _first_paragraph(text: str | None) -> str:
+    """A command's summary for the command list: its whole first paragraph, never cut mid-sentence."""
+    return " ".join((text or "").split("\n\n")[0].split())
+
+
+class WholeSentences(click.Command):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or _first_paragraph(self.help)
+
+
+class WholeSentencesGroup(click.Group):
+    command_class = WholeSentences
+    group_class = type                     # sub-groups (kb, user) list their commands the same way
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or _first_paragraph(self.help)
 
 
 def _fail(problems) -> None:
@@ -65,11 +88,82 @@ def _env_seeds() -> Path | None:
     return Path(os.environ["PARTNERDX_SEEDS"]) if os.environ.get("PARTNERDX_SEEDS") else None
 
 
-def _again(ctx: click.Context, *args: str) -> str:
-    """A command line the user can paste: this invocation's `--kb` overlays, then ARGS."""
-    import shlex
-    overlays = [a for o in ctx.find_root().obj["overlays"] for a in ("--kb", o)]
-    return shlex.join(["partnerdx", *overlays, *args])
+def output_options(func):
+    """The same --format and -o on every command that renders a result."""
+    func = click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+                        help="Write to this file (atomically) instead of the terminal.")(func)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), help=FORMAT_HELP)(func)
+
+
+def _format(fmt: str | None, out: str | None) -> str:
+    """--format when given, else what -o's extension says, else text; a contradiction is an error."""
+    from partnerdx.errors import InputError, Problem
+    inferred = EXTENSIONS.get(Path(out).suffix.lower()) if out else None
+    if fmt and inferred and fmt != inferred:
+        raise InputError([Problem("<command line>", None, "--format",
+                                  f"--format {fmt} contradicts -o {out}, a {inferred} file name; "
+                                  f"drop --format or name the file for {fmt}")])
+    return fmt or inferred or "text"
+
+
+def _command(ctx: click.Context, *words: str) -> str:
+    """A command line the user can paste as printed: same --kb overlays, paths quoted for the shell."""
+    overlays = ctx.find_root().obj["overlays"]
+    return shlex.join(["partnerdx", *(w for o in overlays for w in ("--kb", o)), *map(str, words)])
+
+
+def _options_given(ctx: click.Context) -> list[str]:
+    """The options of this invocation as words, so that a suggested command repeats them."""
+    words: list[str] = []
+    for p in ctx.command.params:
+        if not isinstance(p, click.Option) or p.hidden or p.name not in ctx.params:
+            continue
+        value = ctx.params[p.name]
+        if value is None or value is False or value == () or value == p.default:
+            continue
+        flag = max(p.opts, key=len)
+        if p.is_flag:
+            words.append(flag)
+        else:
+            for v in (value if p.multiple else (value,)):
+                words += [flag, str(v)]
+    return words
+
+
+def _answers_first(ctx: click.Context, option: str | None, args: tuple[str, ...], names: str) -> tuple[str, list[str]]:
+    """The answers file is the first argument of every command that reads one; `--answers FILE`
+    (the older spelling of why, why-not and path) still works, with a note saying how to write it."""
+    if option is not None:
+        click.echo(f"partnerdx: --answers is deprecated (it still works); the answers file comes first: "
+                   f"{_command(ctx, ctx.info_name, option, *args, *_options_given(ctx))}", err=True)
+        return option, list(args)
+    if not args:
+        raise click.UsageError(f"expected {names}", ctx)
+    if not Path(args[0]).exists() and len(args) > 1 and Path(args[1]).is_file():
+        from partnerdx.errors import InputError, Problem
+        swapped = [args[1], args[0], *args[2:]]
+        raise InputError([Problem("<command line>", None, args[0], "the answers file comes first: "
+                                  f"`{_command(ctx, ctx.info_name, *swapped, *_options_given(ctx))}`")])
+    return args[0], list(args[1:])
+
+
+def _one(ctx: click.Context, rest: list[str], name: str) -> str:
+    if len(rest) != 1:
+        raise click.UsageError(f"expected one {name} after the answers file, got {len(rest)}", ctx)
+    return rest[0]
+
+
+def _plain(lines: list[str], fmt: str, title: str) -> str:
+    """Text answers (why, why-not, path, what-if) in the one set of formats: Markdown keeps the lines
+    as a block, HTML as a self-contained page."""
+    body = "\n".join(lines) + "\n"
+    if fmt == "markdown":
+        return f"# {title}\n\n```text\n{body}```\n"
+    if fmt == "html":
+        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(title)} — partnerdx</title></head><body>\n<h1>{html.escape(title)}</h1>\n"
+                f"<pre>{html.escape(body)}</pre>\n</body></html>\n")
+    return body
 
 
 def _emit(text: str, out: str | None) -> None:
@@ -95,7 +189,7 @@ def _known_id(kb, ident: str) -> None:
         raise InputError([Problem("<command line>", None, ident, "no rule concludes this id" + hint)])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=WholeSentencesGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--kb", "overlays", multiple=True, type=click.Path(file_okay=False),
               help="Directory of authored rules/ and knowledge/ added on top of the built-in base.")
 @click.version_option(package_name="partnerdx")
@@ -106,63 +200,76 @@ def main(ctx: click.Context, overlays: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@click.argument("args", nargs=-1, metavar="FILE")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", hidden=True)
 @click.pass_context
 @guarded
-def diagnose(ctx, file, fmt, out, backend):
-    """Diagnose one answers file (YAML or JSON, CONTRACT §2)."""
+def diagnose(ctx, args, option, fmt, out, backend):
+    """Diagnose one answers file (YAML or JSON): conclusions and recommendations, each with its sources.
+
+    FILE maps item ids to answers, e.g. `answers: {stair.q01: 3, t1.r01: 4}`; `partnerdx sessions
+    --export NAME` writes one from a questionnaire session.
+    """
     from partnerdx.answers import load_answers
     from partnerdx.inference import diagnose as run
     from partnerdx.report import render
+    file, rest = _answers_first(ctx, option, args, "an answers file")
+    if rest:
+        raise click.UsageError(f"unexpected argument {rest[0]!r}", ctx)
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     d = run(kb, load_answers(kb, Path(file)), backend)
-    _emit(render(kb, d, fmt), out)
+    _emit(render(kb, d, fmt, why_not=lambda ident: _command(ctx, "why-not", file, ident)), out)
 
 
 @main.command()
-@click.argument("ident", metavar="ID")
-@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("args", nargs=-1, metavar="FILE ID")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.pass_context
 @guarded
-def why(ctx, ident, file, fmt):
-    """How conclusion ID was reached, down to the answers and the sources."""
+def why(ctx, args, option, fmt, out):
+    """How conclusion or recommendation ID was reached from answers FILE, down to the answers and the
+    sources."""
     from partnerdx.answers import load_answers
     from partnerdx.explain import why_text, why_tree
     from partnerdx.inference import diagnose as run
+    file, rest = _answers_first(ctx, option, args, "an answers file and an ID")
+    ident = _one(ctx, rest, "ID")
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     _known_id(kb, ident)
     d = run(kb, load_answers(kb, Path(file)))
     if d.conclusion(ident) is None:
-        click.echo(f"{ident} is not concluded from {file}; `{_again(ctx, 'why-not', ident, '--answers', file)}` "
-                   "says which conditions failed.", err=True)
+        click.echo(f"{ident} is not concluded from {file}; this says which conditions failed:\n"
+                   f"  {_command(ctx, 'why-not', file, ident)}", err=True)
         sys.exit(1)
     tree = why_tree(kb, d, ident)
-    click.echo(json.dumps(tree, indent=2, ensure_ascii=False) if fmt == "json" else "\n".join(why_text(tree)))
+    _emit(json.dumps(tree, indent=2, ensure_ascii=False) + "\n" if fmt == "json"
+          else _plain(why_text(tree), fmt, f"Why {ident}"), out)
 
 
 @main.command("why-not")
-@click.argument("ident", metavar="ID")
-@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("args", nargs=-1, metavar="FILE ID")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.pass_context
 @guarded
-def why_not(ctx, ident, file, fmt):
-    """Which conditions of the rules that could conclude ID failed or are unanswered."""
+def why_not(ctx, args, option, fmt, out):
+    """Which conditions of the rules that could conclude ID failed or are unanswered in answers FILE."""
     from partnerdx.answers import load_answers
     from partnerdx.explain import why_not as explain, why_not_text
     from partnerdx.inference import diagnose as run
+    file, rest = _answers_first(ctx, option, args, "an answers file and an ID")
+    ident = _one(ctx, rest, "ID")
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     _known_id(kb, ident)
     report = explain(kb, run(kb, load_answers(kb, Path(file))), ident)
-    lines = why_not_text(report)
-    if lines and lines[0].endswith(f"`partnerdx why {ident}` to see how."):   # reproduce --kb and --answers
-        lines[0] = lines[0].replace(f"`partnerdx why {ident}`", f"`{_again(ctx, 'why', ident, '--answers', file)}`")
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str) if fmt == "json"
-               else "\n".join(lines))
+    _emit(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n" if fmt == "json"
+          else _plain(why_not_text(report, _command(ctx, "why", file, ident)), fmt, f"Why not {ident}"), out)
 
 
 def parse_change(kb, text: str):
@@ -200,24 +307,35 @@ def _scope_choices() -> list[str]:
 
 
 @main.command()
-@click.option("--session", "name", help="Session name: resumes it when it exists.")
-@click.option("--answers", "file", type=click.Path(dir_okay=False), help="Pre-fill from an answers file.")
+@click.argument("args", nargs=-1, metavar="[FILE]")
+@click.option("--session", "name", metavar="NAME", help="Session name: resumes it when it exists.")
+@click.option("--new", "force_new", is_flag=True,
+              help="Start session NAME even though a saved session has a similar name.")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@click.option("--partnership", metavar="NAME", help="The partnership's name, for the report's title (asked along with the scope).")
 @click.option("--scope", "scope", metavar="|".join(_scope_choices()),
               help="What to ask, so scripts skip the scope prompt: quick (the Staircase check), full, or one module "
                    "(an overlay's modules too).")
 @click.option("--module", "module", hidden=True, help="Same as --scope (kept for existing scripts).")
 @click.pass_context
 @guarded
-def ask(ctx, name, file, scope, module):
+def ask(ctx, args, name, force_new, option, partnership, scope, module):
     """Guided questionnaire in the terminal; saves after every answer; ends with the report.
 
-    End of input (Ctrl-D, or a script whose input runs out) at any prompt is the same as `quit`:
-    the session is saved with everything given so far, and the command says how to resume it.
+    FILE, when given, pre-fills the answers. End of input (Ctrl-D, or a script whose input runs out)
+    at any prompt is the same as `quit`: the session is saved with everything given so far, and the
+    command says how to resume it.
     """
     from partnerdx import ask as terminal
     from partnerdx import sessions
     from partnerdx.answers import load_answers
+    file = None
+    if args or option is not None:
+        file, rest = _answers_first(ctx, option, args, "an answers file")
+        if rest:
+            raise click.UsageError(f"unexpected argument {rest[0]!r}", ctx)
     kb = _kb(ctx)
+    given_name = name is not None                # a generated name is never a typo of an older one
     name = name or terminal.default_name()
     try:
         session = sessions.load(name)
@@ -225,12 +343,15 @@ def ask(ctx, name, file, scope, module):
         click.echo(f"partnerdx: {exc}; starting a new session '{name}'.", err=True)
         session = None
     new = session is None
+    if new and not force_new and given_name:
+        _refuse_near_miss(ctx, name)
     session = session or sessions.Session(name)
     if file:
         pre = load_answers(kb, Path(file))
         for k, v in pre.values.items():
             session.answers.setdefault(k, v)
         session.partnership = session.partnership or pre.partnership
+    session.partnership = partnership or session.partnership
     scope = scope or module
     from partnerdx.questionnaire import scopes
     modules = scopes(kb)
@@ -248,10 +369,13 @@ def ask(ctx, name, file, scope, module):
 
     def saved_and_leave() -> None:
         term_console.print(f"Saved session '{name}' ({len(session.answers)} answers) in {session.path}.\n"
-                           f"Resume with: partnerdx ask --session {name}", markup=False)
+                           f"Resume with: {_command(ctx, 'ask', '--session', name)}", markup=False)
 
     if not session.scope:
         try:
+            if not session.partnership:
+                session.partnership = terminal.ask_name(term_console, input)
+                session.save()
             session.scope = terminal.choose_scope(term_console, input, modules)
         except terminal.Quit:
             saved_and_leave()
@@ -263,8 +387,25 @@ def ask(ctx, name, file, scope, module):
     if t.run():
         terminal.finish(kb, t)
         saved_and_leave()
+        term_console.print("The answers as a file, for diagnose, why, what-if and path:\n  "
+                           f"{_command(ctx, 'sessions', '--export', name, '-o', name + '.yaml')}", markup=False)
     else:
         saved_and_leave()
+
+
+def _refuse_near_miss(ctx: click.Context, name: str) -> None:
+    """A mistyped --session would silently start afresh: name the saved session it probably meant."""
+    import difflib
+
+    from partnerdx import sessions
+    from partnerdx.errors import InputError, Problem
+    saved = [s.name for s in sessions.list_sessions()]
+    close = difflib.get_close_matches(name, saved, n=1, cutoff=0.6)
+    if close:
+        raise InputError([Problem("<command line>", None, name,
+                                  f"no saved session by this name; did you mean '{close[0]}'? Resume it with "
+                                  f"`{_command(ctx, 'ask', '--session', close[0])}`, or start '{name}' anyway "
+                                  f"with `{_command(ctx, 'ask', '--session', name, '--new')}`")])
 
 
 @main.command("sessions")
@@ -273,7 +414,7 @@ def ask(ctx, name, file, scope, module):
 @click.pass_context
 @guarded
 def list_sessions(ctx, export, out):
-    """Saved questionnaire sessions; --export NAME writes one as an answers file (CONTRACT §2)."""
+    """Saved questionnaire sessions; --export NAME writes one as an answers file for the other commands."""
     import time as _time
 
     import yaml
@@ -285,7 +426,9 @@ def list_sessions(ctx, export, out):
         except sessions.CorruptSession as exc:
             raise InputError([Problem(str(exc.path), None, export, f"session file is unreadable; kept aside as {exc.moved_to}")]) from None
         if s is None:
-            raise InputError([Problem("<command line>", None, export, "no such session")])
+            from partnerdx.schema import suggest
+            raise InputError([Problem("<command line>", None, export, "no such session"
+                                      + suggest(export, [x.name for x in sessions.list_sessions()]))])
         kb = _kb(ctx)
         ordered = {q: s.answers[q] for q in kb.questions if q in s.answers}
         doc = {"partnership": s.partnership, "answers": ordered} if s.partnership else {"answers": ordered}
@@ -300,16 +443,19 @@ def list_sessions(ctx, export, out):
 
 
 @main.command()
-@click.argument("target", metavar="TARGET")
-@click.option("--answers", "file", required=True, type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, metavar="FILE TARGET")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
 @click.option("--max-changes", default=4, show_default=True, type=click.IntRange(1, 12))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@output_options
 @click.pass_context
 @guarded
-def path(ctx, target, file, max_changes, fmt):
-    """What would it take: the smallest answer changes under which TARGET is concluded."""
+def path(ctx, args, option, max_changes, fmt, out):
+    """What would it take: the smallest answer changes to FILE under which TARGET is concluded."""
     from partnerdx.answers import load_answers
     from partnerdx.path import find_paths, path_text
+    file, rest = _answers_first(ctx, option, args, "an answers file and a TARGET")
+    target = _one(ctx, rest, "TARGET")
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     _known_id(kb, target)
     result = find_paths(kb, load_answers(kb, Path(file)), target, max_changes)
@@ -317,42 +463,70 @@ def path(ctx, target, file, max_changes, fmt):
         keep = {k: v for k, v in result.items() if k != "blocked"}
         if "blocked" in result:
             keep["blocked"] = result["blocked"]
-        click.echo(json.dumps(keep, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "markdown":
-        click.echo("\n".join(["```", *path_text(kb, result), "```"]))
+        _emit(json.dumps(keep, indent=2, ensure_ascii=False, default=str) + "\n", out)
     else:
-        click.echo("\n".join(path_text(kb, result)))
+        _emit(_plain(path_text(kb, result), fmt, f"What would it take: {target}"), out)
+
+
+def _score_moves(kb, before, after) -> list[dict]:
+    """Scores whose value differs between two diagnoses, in knowledge-base order."""
+    moved = []
+    for sid in kb.scores:
+        b, a = before.scores.get(sid), after.scores.get(sid)
+        bv, av = (b.value if b else None), (a.value if a else None)
+        if bv != av:
+            moved.append({"id": sid, "title": kb.scores[sid].title, "before": bv, "after": av})
+    return moved
+
+
+def _score_shown(v) -> str:
+    return "unknown" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
 @main.command("what-if")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.argument("changes", nargs=-1, required=True, metavar="ITEM=VALUE...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("args", nargs=-1, metavar="FILE ITEM=VALUE...")
+@click.option("--answers", "option", type=click.Path(dir_okay=False), hidden=True)
+@output_options
 @click.pass_context
 @guarded
-def what_if(ctx, file, changes, fmt):
-    """What changes in the diagnosis if those answers change (VALUE 'unknown' removes an answer)."""
+def what_if(ctx, args, option, fmt, out):
+    """What changes in the diagnosis of answers FILE if those answers change: conclusions gained and
+    lost, and every score before → after (VALUE 'unknown' removes an answer)."""
     from partnerdx.answers import load_answers
     from partnerdx.explain import what_if as compare
+    file, changes = _answers_first(ctx, option, args, "an answers file and ITEM=VALUE changes")
+    if not changes:
+        raise click.UsageError("expected at least one ITEM=VALUE after the answers file", ctx)
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     answers = load_answers(kb, Path(file))
     result = compare(kb, answers, dict(parse_change(kb, c) for c in changes))
+    scores = _score_moves(kb, result["before"], result["after"])
     if fmt == "json":
-        click.echo(json.dumps({k: result[k] for k in ("added", "removed", "unchanged")}, indent=2))
+        doc = {k: result[k] for k in ("added", "removed", "unchanged")}
+        doc["scores"] = scores
+        _emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", out)
         return
+    lines = []
+    for item, new in result["changes"].items():
+        old = answers.values.get(item)
+        lines.append(f"answer {item}: {'unanswered' if old is None else old} → {'unanswered' if new is None else new}")
     for verb, key in (("added", "added"), ("removed", "removed")):
         for ident in result[key]:
             found = (result["after"] if key == "added" else result["before"]).conclusion(ident)
-            click.echo(f"{verb}: {ident} — {found.title}")
+            lines.append(f"{verb}: {ident} — {found.title}")
     if not result["added"] and not result["removed"]:
-        click.echo("no change in the diagnosis")
-    click.echo(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
+        lines.append("no change in the diagnosis")
+    lines.append(f"unchanged: {len(result['unchanged'])} conclusions and recommendations")
+    if scores:
+        lines.append("scores, before → after:")
+        lines += [f"  {s['title']} ({s['id']}): {_score_shown(s['before'])} → {_score_shown(s['after'])}" for s in scores]
+    _emit(_plain(lines, fmt, "What if"), out)
 
 
 @main.command()
 @click.argument("csv_files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="CSV...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file (atomically).")
+@output_options
 @click.option("--min-group", type=click.IntRange(min=2), default=3, show_default=True,
               help="Organisations with fewer respondents are suppressed (count only).")
 @click.option("--gap", type=click.FloatRange(min=0, min_open=True, max=4), default=1.5, show_default=True,
@@ -364,11 +538,12 @@ def what_if(ctx, file, changes, fmt):
 @click.pass_context
 @guarded
 def assess(ctx, csv_files, fmt, out, min_group, gap, same_round, title, backend):
-    """Assess a partnership from survey CSVs (CONTRACT §3): figures per organisation, perception gaps,
-    anonymity, diagnoses, an agenda, and the direction of travel between rounds."""
+    """Assess a partnership from survey CSVs (one row per respondent): figures per organisation,
+    perception gaps, anonymity, diagnoses, an agenda, and the direction of travel between rounds."""
     from partnerdx.assess import assess as run
     from partnerdx.assess_report import render
     from partnerdx.survey import read_survey
+    fmt = _format(fmt, out)
     kb = _kb(ctx)
     survey = read_survey(kb, [Path(f) for f in csv_files], same_round)
     for warning in survey.warnings:
@@ -563,7 +738,7 @@ def coverage(ctx, out):
 @click.option("--ignore", multiple=True, metavar="CODE", help="Do not run these codes (repeatable); an entry can "
               "also waive a code for itself with `lint: {ignore: [CODE], reason: ...}`.")
 @click.option("--explain", "explain_code", metavar="CODE", help="Print the documentation of one code.")
-@click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation (docs/lint-codes.md).")
+@click.option("--codes", "all_codes", is_flag=True, help="Print every code's documentation, as one Markdown page.")
 @click.pass_context
 @guarded
 def kb_lint(ctx, strict, fmt, seeds, select, ignore, explain_code, all_codes):

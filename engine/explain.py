@@ -172,9 +172,11 @@ def why_not(kb: KnowledgeBase, d: Diagnosis, ident: str) -> dict:
     return out
 
 
-def why_not_text(report: dict) -> list[str]:
+def why_not_text(report: dict, why_command: str | None = None) -> list[str]:
+    """`why_command` is the command line that shows the proof, when the caller can give a runnable one."""
     if report["concluded"]:
-        return [f"{report['id']} is concluded; run `partnerdx why {report['id']}` to see how."]
+        how = f"; this shows how: {why_command}" if why_command else "; `why` shows how."
+        return [f"{report['id']} is concluded{how}"]
     lines = [f"{report['id']} is not concluded. Rules that could conclude it:"]
     for r in report["rules"]:
         lines.append(f"  rule {r['rule']} ({r['where']}) — {r['title']}")

@@ -4,9 +4,13 @@ The search follows the rules, not the whole questionnaire: only the rules that c
 target are read, each DNF alternative is solved atom by atom (an item moved to the nearest value
 that satisfies it; a score moved by changing the fewest inputs, most leverage first; a required
 conclusion solved recursively), and every candidate is verified by a real diagnosis — the same
-machinery as `what-if` — before it is offered. Candidates are ranked by number of items changed,
-then total movement on the 1–5 scale, then leverage (how many interventions the knowledge base
-has for the items moved, a proxy for where the seeds put the effort).
+machinery as `what-if` — before it is offered. Each verified path is then trimmed: every moved
+answer steps back towards where it was for as long as the target still holds, because the search
+solves atoms one at a time and their changes overlap (a score's inputs also move another score).
+Candidates are ranked by total movement on the 1–5 scale (the smallest change first), then number of
+items changed, then the largest single jump, then leverage (how many interventions the knowledge base
+has for the items moved, a proxy for where the seeds put the effort). Alternatives move different
+sets of items: of several paths over the same items only the smallest is offered.
 """
 from __future__ import annotations
 
@@ -32,7 +36,13 @@ class Path:
     side_effects: dict = field(default_factory=dict)
 
     def key(self) -> tuple:
-        return (len(self.changes), self.movement, -self.leverage, sorted(self.changes))
+        return (self.movement, len(self.changes), self.largest_jump(), -self.leverage, sorted(self.changes))
+
+    def largest_jump(self) -> float:
+        return max((abs(v - self.was[i]) for i, v in self.changes.items()
+                    if isinstance(v, (int, float)) and isinstance(self.was.get(i), (int, float))), default=0)
+
+    was: dict = field(default_factory=dict)           # the answers the changes start from
 
 
 def _movement(answers: dict, changes: dict) -> float:
@@ -52,6 +62,7 @@ class Search:
     def __init__(self, kb: KnowledgeBase, answers: dict, max_changes: int):
         self.kb, self.answers, self.max_changes = kb, answers, max_changes
         self.leverage_of = self._leverage()
+        self.memo: dict[tuple, bool] = {}
 
     def _leverage(self) -> dict[str, int]:
         """Interventions per item: those addressing it directly or a concept it measures."""
@@ -160,7 +171,32 @@ class Search:
             changes = {i: v for i, v in changes.items() if v != state.get(i)}
             if changes and changes not in results:
                 results.append(changes)
+        for width in range(2, self.max_changes + 1):   # also spread the move: one point at a time
+            spread = self._spread(ranked[:width], state, target_value, upward, ok)
+            if spread and spread not in results:
+                results.append(spread)
         return results
+
+    def _spread(self, items: list[str], state: dict, target_value: int, upward: bool, ok) -> dict | None:
+        """Raise (or lower) each of `items` by one point in turn until the atom holds: several small
+        moves, where moving the best item all the way is one big jump."""
+        if not items:
+            return None
+        trial, changes = dict(state), {}
+        start = {i: state.get(i) if isinstance(state.get(i), (int, float)) else 3 for i in items}
+        while not ok(trial):
+            moved = False
+            for i in items:
+                now = changes.get(i, start[i])
+                if (now < target_value) if upward else (now > target_value):
+                    changes[i] = trial[i] = int(now) + (1 if upward else -1) if now == int(now) else \
+                        (math.ceil(now) if upward else math.floor(now))
+                    moved = True
+                    if ok(trial):
+                        break
+            if not moved:
+                return None
+        return {i: v for i, v in changes.items() if v != state.get(i)} or None
 
     def _score_closure(self, sid: str) -> dict:
         """The score and the scores it reads, in dependency order: all `ok()` needs to recompute."""
@@ -207,20 +243,58 @@ class Search:
                 return None
         return None
 
+    def holds(self, target: str, changes: dict) -> bool:
+        """Whether `changes` on the current answers conclude `target` (memoised: trims overlap)."""
+        trial = {k: v for k, v in {**self.answers, **changes}.items() if v is not None}
+        key = (target, tuple(sorted((k, str(v)) for k, v in trial.items())))
+        if key not in self.memo:
+            self.memo[key] = target in diagnose(self.kb, trial, "reference").concluded_ids
+        return self.memo[key]
+
+    def trim(self, target: str, changes: dict) -> dict:
+        """Step each moved answer back towards its old value, largest jump first, while the target
+        holds: the same items (or fewer), fewest points moved."""
+        changes = dict(changes)
+        order = sorted((i for i in changes if isinstance(changes[i], (int, float))
+                        and isinstance(self.answers.get(i), (int, float))),
+                       key=lambda i: (-abs(changes[i] - self.answers[i]), i))
+        for item in order:
+            old = self.answers[item]
+            while abs(changes[item] - old) >= 1:
+                step = changes[item] + (1 if old > changes[item] else -1)
+                trial = dict(changes)
+                if step == old:
+                    del trial[item]
+                else:
+                    trial[item] = step
+                if not self.holds(target, trial):
+                    break
+                changes = trial
+                if item not in changes:
+                    break
+        return changes
+
     def paths_to(self, target: str, state: dict | None = None, depth: int = 2) -> list[Path]:
         saved = self.answers
         if state is not None:
             self.answers = state
         try:
             found: dict[tuple, Path] = {}
+            tried: set[tuple] = set()
             for cand in self.candidates(target, self.answers, depth):
                 changes = self.verify(target, cand)
                 if not changes or len(changes) > self.max_changes:
                     continue
-                key = tuple(sorted((k, str(v)) for k, v in changes.items()))
-                if key not in found:
-                    found[key] = Path(changes, _movement(self.answers, changes),
-                                      sum(self.leverage_of.get(i, 0) for i in changes))
+                raw = tuple(sorted((k, str(v)) for k, v in changes.items()))
+                if raw in tried:
+                    continue
+                tried.add(raw)
+                changes = self.trim(target, changes)
+                path = Path(changes, _movement(self.answers, changes),
+                            sum(self.leverage_of.get(i, 0) for i in changes), was=dict(self.answers))
+                items = tuple(sorted(changes))             # one path per set of items moved: the smallest
+                if items not in found or path.key() < found[items].key():
+                    found[items] = path
             return sorted(found.values(), key=Path.key)
         finally:
             self.answers = saved
@@ -291,7 +365,6 @@ def path_text(kb: KnowledgeBase, result: dict) -> list[str]:
     return lines
 
 
-_ = math  # kept for readability of numeric steps
 
 
 def ladders(kb: KnowledgeBase) -> dict[str, list[str]]:

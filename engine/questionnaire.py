@@ -88,10 +88,16 @@ class Questionnaire:
         for q in context:
             if q not in self.answers and q not in self.skipped:
                 return q
-        for q in self.relevant():
+        for q in sorted(self.relevant(), key=self._module_rank):
             if q not in self.skipped:
                 return q
         return None
+
+    def _module_rank(self, item: str) -> int:
+        """Modules in the order the scope menu lists them (the staircase first), whatever the file order."""
+        order = [i for _, instruments in scopes(self.kb).values() for i in instruments or ()]
+        instrument = self.kb.questions[item].data["instrument"]
+        return order.index(instrument) if instrument in order else len(order)
 
     def progress(self) -> Progress:
         relevant = [q for q in self.relevant() if q not in self.skipped]

@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+from typing import Callable
 
 from .explain import diagnosis_json
 from .kb import KnowledgeBase
@@ -120,9 +121,18 @@ def _summary(kb: KnowledgeBase, d: Diagnosis, links: bool) -> str:
         out.write("No intervention is indicated by the answers given.\n")
     for n, r in enumerate(actions, start=1):
         out.write(f"{n}. **{_ref(r.title, r.id, links)}** — {_why_line(kb, d, r, links)}\n")
-    if d.unanswered:
-        out.write(f"\n*{len(d.unanswered)} unanswered questions could still change this diagnosis.*\n")
+    still_open = _could_still_change(kb, d)
+    if still_open:
+        out.write(f"\n*{still_open} unanswered questions could still change this diagnosis.*\n")
     return out.getvalue()
+
+
+def _could_still_change(kb: KnowledgeBase, d: Diagnosis) -> int:
+    """Unanswered questions some answer to which would change a rule's outcome: `d.unanswered` (every
+    unanswered item that feeds a rule) less those no answer can change any more — the ones `ask`
+    stops asking — so that the sentence is true."""
+    from .relevance import relevant_items
+    return len(relevant_items(kb, d.answers)) if d.unanswered else 0
 
 
 def _why_line(kb: KnowledgeBase, d: Diagnosis, r, links: bool) -> str:
@@ -132,7 +142,10 @@ def _why_line(kb: KnowledgeBase, d: Diagnosis, r, links: bool) -> str:
     return "because: " + "; ".join(_ref(_title_of(kb, d, a), a, links) for a in r.addresses)
 
 
-def sections(kb: KnowledgeBase, d: Diagnosis, links: bool = False) -> list[str]:
+WhyNot = Callable[[str], str] | None   # id -> a command the reader can run, where the caller has one
+
+
+def sections(kb: KnowledgeBase, d: Diagnosis, links: bool = False, why_not: WhyNot = None) -> list[str]:
     """The report as Markdown chunks: summary, evidence, the full list, what it would take, and the
     appendix with ids and sources; PART starts a printed section, STAIRCASE and FIGURE1 mark where
     the HTML page puts the pictures."""
@@ -142,15 +155,17 @@ def sections(kb: KnowledgeBase, d: Diagnosis, links: bool = False) -> list[str]:
     out = [f"# {_md_escape(name)}\n", _summary(kb, d, links), PART, _evidence(kb, d, links), PART,
            _recommendations(kb, d, links)]
     rungs = rung_paths(kb, d)
-    steps = _next_steps(kb, d, rungs, links, held_here(kb, d))
+    steps = _next_steps(kb, d, rungs, links, held_here(kb, d), why_not)
     if steps:
         out.append(steps)
     out += [PART, _appendix(kb, d, rungs)]
     return out
 
 
-def markdown(kb: KnowledgeBase, d: Diagnosis, links: bool = False) -> str:
-    joined = "\n".join(s for s in sections(kb, d, links) if s != PART)
+def markdown(kb: KnowledgeBase, d: Diagnosis, links: bool = False, why_not: WhyNot = None) -> str:
+    """The report; `why_not(id)` gives the command that explains a missing conclusion, when the caller
+    has one the reader can run (diagnose of a file has; a survey's means have not)."""
+    joined = "\n".join(s for s in sections(kb, d, links, why_not) if s != PART)
     return joined.replace(STAIRCASE + "\n\n", "").replace(FIGURE1 + "\n\n", "")
 
 
@@ -194,9 +209,10 @@ def _recommendations(kb: KnowledgeBase, d: Diagnosis, links: bool) -> str:
             out.write(f"\n### Priority {stage}\n\n")
         mark = " — **do first**" if r.id in first else ""
         out.write(f"{n}. **{_ref(r.title, r.id, links)}** (priority {r.priority}){mark}\n")
+        pad = " " * len(f"{n}. ")       # sub-points align with the item's text, also from item 10 on
         addressed = "; ".join(_ref(_title_of(kb, d, a), a, links) for a in r.addresses)
-        out.write(f"   - addresses: {addressed or 'the partnership as a whole'}\n")
-        _grounds(kb, r, out, "   ", links)
+        out.write(f"{pad}- addresses: {addressed or 'the partnership as a whole'}\n")
+        _grounds(kb, r, out, pad, links)
     out.write("\n")
     return out.getvalue()
 
@@ -219,7 +235,7 @@ def held_here(kb: KnowledgeBase, d: Diagnosis) -> list[tuple[str, str]]:
 
 
 def _next_steps(kb: KnowledgeBase, d: Diagnosis, rungs: list, links: bool,
-                held: list[tuple[str, str]] = ()) -> str:
+                held: list[tuple[str, str]] = (), why_not: WhyNot = None) -> str:
     """What it would take to reach the next rung of each ladder (next step, next mode)."""
     if not rungs and not held:
         return ""
@@ -234,8 +250,8 @@ def _next_steps(kb: KnowledgeBase, d: Diagnosis, rungs: list, links: bool,
         now = _ref(_title_of(kb, d, here), here, links)
         goal = _ref(title, there, links)
         if p is None:
-            out.write(f"- From {now} to **{goal}**: no path of four answer changes or fewer "
-                      f"(`partnerdx why-not` with the id in the appendix says what blocks it).\n")
+            see = f"; what blocks it: `{why_not(there)}`" if why_not else ""
+            out.write(f"- From {now} to **{goal}**: no path of four answer changes or fewer{see}.\n")
             continue
         moves = "; ".join(f"“{_question(kb, c['item'], links)}” "
                           f"{c['from'] if c['from'] is not None else 'unanswered'} → {c['to']}"
@@ -304,12 +320,12 @@ PRINT_CSS = ("@page{size:A4;margin:14mm 14mm 16mm}"
              "figure.staircase{max-width:22rem;margin:.3rem 0}}")
 
 
-def html_page(kb: KnowledgeBase, d: Diagnosis) -> str:
+def html_page(kb: KnowledgeBase, d: Diagnosis, why_not: WhyNot = None) -> str:
     """One self-contained page: the summary (with the staircase) on the first printed page, then
     the evidence (with Figure 1), the recommendations and the appendix, each from a new page."""
     from markdown_it import MarkdownIt
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    chunks = sections(kb, d, links=True)
+    chunks = sections(kb, d, links=True, why_not=why_not)
     parts, current = ['<section class="part summary">'], []
 
     def flush() -> None:
@@ -381,19 +397,19 @@ def figure1_figure(kb: KnowledgeBase, d: Diagnosis) -> str:
             "</figcaption></figure>\n")
 
 
-def text(kb: KnowledgeBase, d: Diagnosis, width: int = 100) -> str:
+def text(kb: KnowledgeBase, d: Diagnosis, width: int = 100, why_not: Callable[[str], str] | None = None) -> str:
     from rich.console import Console
     from rich.markdown import Markdown
     buf = io.StringIO()
-    Console(file=buf, width=width, no_color=True, force_terminal=False).print(Markdown(markdown(kb, d)))
+    Console(file=buf, width=width, no_color=True, force_terminal=False).print(Markdown(markdown(kb, d, why_not=why_not)))
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
 
 
-def render(kb: KnowledgeBase, d: Diagnosis, fmt: str) -> str:
+def render(kb: KnowledgeBase, d: Diagnosis, fmt: str, why_not: WhyNot = None) -> str:
     if fmt == "json":
         return json.dumps(diagnosis_json(kb, d), indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
-        return markdown(kb, d)
+        return markdown(kb, d, why_not=why_not)
     if fmt == "html":
-        return html_page(kb, d)
-    return text(kb, d)
+        return html_page(kb, d, why_not)
+    return text(kb, d, why_not=why_not)

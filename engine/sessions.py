@@ -51,7 +51,8 @@ class Session:
 
     def save(self) -> None:
         self.updated = time.time()
-        write_atomic(self.path, json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
+        write_atomic(self.path, json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n",
+                     mode=0o600)   # answers in progress are the user's own, whatever the umask
 
 
 class CorruptSession(Exception):

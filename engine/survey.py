@@ -162,7 +162,8 @@ class _Reader:
         self.same_round = same_round
         self.rounds: dict[str, dict[str, Tally]] = {}
         self.names: dict[str, str] = {}
-        self.seen_ids: dict[tuple[str, str], tuple[str, int]] = {}
+        self.seen_ids: dict[tuple[str, str], tuple[int, str, int]] = {}   # -> (file number, file, line)
+        self.file_number = 0
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.has_organisations = False
@@ -174,8 +175,11 @@ class _Reader:
     # ---- files ----------------------------------------------------------------------------------
 
     def read(self) -> Survey:
+        repeated = self._refuse_repeated_files()
         for number, path in enumerate(self.paths):
-            self._read_file(path, number)
+            if number not in repeated:
+                self.file_number = number
+                self._read_file(path, number)
         if self.problems:
             raise InputError(self.problems)
         if not any(t.respondents for groups in self.rounds.values() for t in groups.values()):
@@ -186,6 +190,41 @@ class _Reader:
         return Survey(self.items, [q for q in self.kb.questions if q in self.choice_seen],
                       {r: self.rounds[r] for r in order}, self.names, [display_path(p) for p in self.paths],
                       self.warnings, self.has_organisations, source)
+
+    def _refuse_repeated_files(self) -> set[int]:
+        """The same respondents read twice would count twice: the same file named twice (returned, so
+        that it is read once), or, in one round, two files with the same content (whose repeated
+        respondent ids are reported line by line as well). Successive rounds may repeat people."""
+        seen: dict[object, Path] = {}
+        repeated: set[int] = set()
+        for number, path in enumerate(self.paths):
+            try:
+                key: object = path.resolve(strict=True)
+            except OSError:
+                continue                      # reported, with its reason, when the file is read
+            if key in seen:
+                self.problems.append(Problem(display_path(path), None, None, "given twice: its respondents "
+                                             "would count twice"))
+                repeated.add(number)
+                continue
+            seen[key] = path
+        if not self.same_round or len(seen) < 2:
+            return repeated
+        import hashlib
+        contents: dict[str, Path] = {}
+        for path in seen.values():
+            digest = hashlib.sha256()
+            try:
+                with open(path, "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+            except OSError:
+                continue
+            first = contents.setdefault(digest.hexdigest(), path)
+            if first is not path:
+                self.problems.append(Problem(display_path(path), None, None, f"same content as "
+                                             f"{display_path(first)}: its respondents would count twice in one round"))
+        return repeated
 
     def _read_file(self, path: Path, number: int) -> None:
         shown = display_path(path)
@@ -358,11 +397,11 @@ class _Reader:
         if "respondent" in meta:
             respondent = row[meta["respondent"]].strip()
             if respondent:
-                first = self.seen_ids.setdefault((label, respondent), (shown, line))
-                if first[1] != line or first[0] != shown:
+                first = self.seen_ids.setdefault((label, respondent), (self.file_number, shown, line))
+                if first != (self.file_number, shown, line):
                     in_round = f" in round {label!r}" if label else ""
                     self.problems.append(Problem(shown, line, respondent, f"duplicate respondent id{in_round}: "
-                                                 f"also at {first[0]}:{first[1]}"))
+                                                 f"also at {first[1]}:{first[2]}"))
         if len(self.problems) != errors:
             return
         raw = row[meta["organisation"]] if "organisation" in meta else ""

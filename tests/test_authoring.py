@@ -59,7 +59,7 @@ def test_the_tutorial_adds_a_question_rule_intervention_and_recommendation(tutor
 def test_following_the_tutorial_literally(tutorial):
     runs = [(args, cli(*args, code=0)) for args in commands()]
     ran = {" ".join(a[a.index("--kb") + 2:][:2]) for a, _ in runs}
-    assert {"kb check", "kb lint", "kb test", "diagnose answers.yaml", "why local.information_blocked"} <= ran
+    assert {"kb check", "kb lint", "kb test", "diagnose answers.yaml", "why answers.yaml"} <= ran
 
     lint = next(r for a, r in runs if "lint" in a)
     assert lint.out.startswith("All checks passed")
@@ -81,7 +81,7 @@ def test_the_diagnosis_json_carries_the_new_conclusion_and_recommendation(tutori
     assert c["type"] == "whatworks" and sorted(c["from"]) == ["local.q01", "stair.q06"]
     [r] = [r for r in d["recommendations"] if r["id"] == "int.local.data_sharing_protocol"]
     assert r["addresses"] == ["local.information_blocked"] and r["priority"] == 2
-    tree = cli("--kb", "my-kb", "why", "int.local.data_sharing_protocol", "--answers", "answers.yaml",
+    tree = cli("--kb", "my-kb", "why", "answers.yaml", "int.local.data_sharing_protocol",
                "--format", "json").json()
     assert tree["premises"][0]["id"] == "local.information_blocked"
 

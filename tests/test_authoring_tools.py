@@ -64,7 +64,7 @@ def test_ask_asks_the_new_instrument_in_its_own_module(tmp_path):
                           "health_check", "--session", "hc"], input="1\n1\n1\n2\n3\n2\n3\n2\n1\nquit\n",
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    asked = [m.group(1) for line in out.stdout.splitlines() if (m := re.match(r"^([a-z]+\.q\d\d) · ", line))]
+    asked = re.findall(r"(?m)^([a-z_]+\.q\d\d)> ", out.stdout)          # the prompt names the item
     assert [a for a in asked if a.startswith("hc.")] == [f"hc.q0{n}" for n in range(1, 7)]
     assert not [a for a in asked if a.startswith("stair.")]
     assert "1 = Not at all true of us" in out.stdout       # the instrument's scale
@@ -369,9 +369,9 @@ def test_lint_ignore_and_a_per_entry_waiver_with_its_reason(tmp_path):
 
 def test_why_hints_reproduce_the_overlay_and_the_answers():
     run = cli("--kb", OVERLAY, "why", "hc.foundations_weak", "--answers", EXAMPLES / "pfi-hospital.yaml", code=1)
-    assert f"`partnerdx --kb {OVERLAY} why-not hc.foundations_weak --answers {EXAMPLES / 'pfi-hospital.yaml'}`" in run.err
+    assert f"partnerdx --kb {OVERLAY} why-not {EXAMPLES / 'pfi-hospital.yaml'} hc.foundations_weak\n" in run.err
     run = cli("--kb", OVERLAY, "why-not", "hc.foundations_weak", "--answers", ANSWERS)
-    assert f"`partnerdx --kb {OVERLAY} why hc.foundations_weak --answers {ANSWERS}`" in run.out
+    assert f"this shows how: partnerdx --kb {OVERLAY} why {ANSWERS} hc.foundations_weak" in run.out
 
 
 def test_serve_refuses_an_overlay_with_errors_before_starting(tmp_path):

@@ -95,7 +95,7 @@ def test_unknown_and_null_answers_are_not_numbers(tmp_path):
     ("answers:\n  context.service: hospital\n", "{f}:2: context.service: expected one of simple_commissioned, "
      "capital_project, joined_up_service, strategy, other, found 'hospital'"),
     ("answers:\n  stair.q01: [4\n", "{f}:3: malformed YAML: while parsing a flow sequence did not find expected ',' or ']'"),
-    ("partnership: X\nanswer:\n  stair.q01: 4\n", "{f}:1: expected a mapping with an 'answers' mapping (CONTRACT §2)"),
+    ("partnership: X\nanswer:\n  stair.q01: 4\n", "{f}:1: expected a mapping with an 'answers' mapping of item ids to answers"),
 ])
 def test_bad_answers_exit_2_with_file_line_and_id(tmp_path, text, expected):
     f = write(tmp_path / "bad.yaml", text)

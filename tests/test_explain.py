@@ -40,8 +40,8 @@ def test_why_text_names_rule_source_and_answers():
 
 
 def test_why_of_something_not_concluded_points_to_why_not():
-    run = cli("why", "mode.creating", "--answers", PFI, code=1)
-    assert "why-not mode.creating" in run.err
+    run = cli("why", PFI, "mode.creating", code=1)
+    assert f"partnerdx why-not {PFI} mode.creating" in run.err
 
 
 def test_why_of_unknown_id_is_bad_input_with_suggestion():
@@ -68,7 +68,7 @@ def test_why_not_of_a_concluded_id_says_so():
 def test_what_if_reports_added_and_removed(tmp_path):
     changes = [f"t2.r{n:02d}=5" for n in range(1, 11)] + [f"t1.r{n:02d}=5" for n in range(1, 22)]
     data = cli("what-if", PFI, *changes, "--format", "json").json()
-    assert set(data) == {"added", "removed", "unchanged"}
+    assert set(data) == {"added", "removed", "unchanged", "scores"}
     assert "mode.creating" in data["added"] and "mode.complying" in data["removed"]
     assert "stair.transactional" in data["unchanged"]
 
