@@ -132,7 +132,7 @@ def _appendix(kb: KnowledgeBase, a: Assessment) -> str:
     for g in cur.shown:
         for c in [*g.diagnosis.conclusions, *g.diagnosis.recommendations]:
             rows.setdefault(c.id, c.title)
-    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) uses; `why` and `why-not` take them for one answers file.\n"]
+    lines = [f"## {APPENDIX}\n", "The ids the JSON output (`--format json`) uses.\n"]
     lines += [f"- `{i}` — {esc(t)}" for i, t in rows.items()]
     return "\n".join(lines) + "\n"
 
