@@ -1,15 +1,22 @@
 """The guided questionnaire's logic, independent of any screen: what to ask next, why, progress.
 
-The terminal (`engine/ask.py`) and, later, the web use this one class, so both ask the same
-questions in the same order for the same reasons. Relevance comes from `relevance` (the graph).
+The terminal (`engine/ask.py`) and the web use this one class, so both ask the same questions in
+the same order for the same reasons. Relevance comes from `relevance` (the graph).
+
+How it asks is data (knowledge/_questionnaire.yaml): the order of the instruments, a plain-words
+purpose per instrument, checklists (screen, then drill down: only ticked entries are rated, an
+unticked one is recorded as "not present" and asked after all only when its exact value could
+still change a finding) and context that removes whole instruments, with the reason shown.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
-from .conditions import atoms
-from .kb import KnowledgeBase
+from .conditions import atom_truth, atoms, truth
+from .kb import KnowledgeBase, builtin_root
 from .relevance import Status, conclusions_changed_by, relevant_items, rule_status
 
 # Scopes are groups of instruments (the `instrument` field of questions), never item ids.
@@ -23,13 +30,19 @@ SCOPES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "what_works": ("What-Works self-assessment", ("what_works",)),
 }
 CONTEXT = "context"
+CHECKLIST = "checklist:"          # prefix of a checklist prompt's key: "checklist:" + instrument
+SPEC_FILE = "_questionnaire.yaml"
+
+
+def is_checklist(key: str | None) -> bool:
+    return bool(key) and key.startswith(CHECKLIST)
 
 
 @dataclass
 class Progress:
-    answered: int
-    relevant_left: int
-    skipped_irrelevant: int
+    answered: int                 # prompts answered (a checklist counts as one)
+    relevant_left: int            # prompts still to come (a checklist not yet shown counts as one)
+    skipped_irrelevant: int       # questions of the scope that can no longer change anything
 
     @property
     def fraction(self) -> float:
@@ -37,27 +50,107 @@ class Progress:
         return 1.0 if total == 0 else self.answered / total
 
 
+@dataclass
+class Spec:
+    """knowledge/_questionnaire.yaml, parsed once per knowledge base."""
+    order: list[str]
+    purpose: dict[str, str]
+    checklists: dict[str, dict]
+    modules: list[dict]           # {instruments, items, cond, reason, source}
+    minutes_per_question: float
+
+
+def spec(kb: KnowledgeBase) -> Spec:
+    cache = kb.__dict__.setdefault("_backends", {})
+    if "_questionnaire_spec" not in cache:
+        cache["_questionnaire_spec"] = _load_spec(kb)
+    return cache["_questionnaire_spec"]
+
+
+def _load_spec(kb: KnowledgeBase) -> Spec:
+    from . import conditions
+    from .errors import InputError
+    from .yamlio import load_yaml_file
+    path = Path(builtin_root()) / "knowledge" / SPEC_FILE
+    doc = load_yaml_file(path) if path.exists() else {}
+    problems: list = []
+    modules = []
+    for n, m in enumerate(doc.get("modules") or []):
+        cond = conditions.parse(m.get("when"), str(path), f"modules[{n}]", problems)
+        modules.append({"instruments": list(m.get("instruments") or []), "items": list(m.get("items") or []),
+                        "cond": cond, "reason": str(m.get("reason", "")), "source": dict(m.get("source") or {})})
+    if problems:
+        raise InputError(problems)
+    return Spec(list(doc.get("order") or []), dict(doc.get("purpose") or {}),
+                {k: dict(v) for k, v in (doc.get("checklists") or {}).items()}, modules,
+                float(doc.get("minutes_per_question", 0.3)))
+
+
 class Questionnaire:
-    def __init__(self, kb: KnowledgeBase, scope: str, answers: dict | None = None, skipped: list | None = None):
+    def __init__(self, kb: KnowledgeBase, scope: str, answers: dict | None = None, skipped: list | None = None,
+                 checklists: dict | None = None):
         if scope not in SCOPES:
             raise ValueError(scope)
         self.kb, self.scope = kb, scope
-        self.answers: dict = dict(answers or {})
+        self.spec = spec(kb)
+        raw = dict(answers or {})
+        # checklists: instrument -> {"ticked": [...], "defaulted": [...], "skipped": bool}; the web keeps
+        # each one as an answer row keyed CHECKLIST + instrument, so accept it inside answers too.
+        self.checklists: dict = {k: _record(v) for k, v in (checklists or {}).items()}
+        for key in [k for k in raw if is_checklist(k)]:
+            self.checklists[key[len(CHECKLIST):]] = _record(raw.pop(key))
+        self.answers: dict = raw
         self.skipped: list = list(skipped or [])
         instruments = SCOPES[scope][1]
-        self.items = [q for q, e in kb.questions.items()
-                      if e.data["instrument"] == CONTEXT or instruments is None or e.data["instrument"] in instruments]
+        self.scope_items = [q for q, e in kb.questions.items()
+                            if e.data["instrument"] == CONTEXT or instruments is None or e.data["instrument"] in instruments]
         self._cache: tuple | None = None
 
-    # ---- state ----------------------------------------------------------------------------------
+    # ---- what is asked ----------------------------------------------------------------------------
+    def instrument(self, item: str) -> str:
+        return self.kb.questions[item].data["instrument"]
+
+    def removed(self) -> list[dict]:
+        """Instruments or items that the context answers rule out, with the reason (unknown context
+        removes nothing)."""
+        out = []
+        for m in self.spec.modules:
+            if m["cond"] is None:
+                continue
+            if truth(m["cond"], lambda a: atom_truth(a, self.answers, {}, set())) is False:
+                items = [q for q in self.scope_items if q in m["items"] or self.instrument(q) in m["instruments"]]
+                if items:
+                    out.append({"items": items, "reason": m["reason"], "source": m["source"]})
+        return out
+
+    @property
+    def items(self) -> list[str]:
+        """The questions of this scope that the context has not ruled out."""
+        gone = {q for r in self.removed() for q in r["items"]}
+        return [q for q in self.scope_items if q not in gone]
+
+    def checklist_items(self, instrument: str) -> list[str]:
+        return [q for q in self.items if self.instrument(q) == instrument]
+
+    @property
+    def screened(self) -> dict:
+        """Items recorded by a checklist and not rated since: item -> the range they stand for."""
+        out = {}
+        for instrument, rec in self.checklists.items():
+            lo, hi = self.spec.checklists.get(instrument, {}).get("means", [1, 5])
+            for q in rec["defaulted"]:
+                if q in self.answers:
+                    out[q] = (lo, hi)
+        return out
+
     def _key(self) -> tuple:
-        return tuple(sorted((k, str(v)) for k, v in self.answers.items()))
+        return (tuple(sorted((k, str(v)) for k, v in self.answers.items())), tuple(sorted(self.screened)))
 
     @property
     def status(self) -> Status:
         key = self._key()
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, rule_status(self.kb, self.answers))
+            self._cache = (key, rule_status(self.kb, self.answers, self.screened))
         return self._cache[1]
 
     @cached_property
@@ -66,29 +159,51 @@ class Questionnaire:
         import networkx as nx
         g = self.kb.graph
         out: set[str] = set()
-        for q in self.items:
+        for q in self.scope_items:
             if self.kb.questions[q].data["instrument"] != CONTEXT:
                 out |= {n[5:] for n in nx.descendants(g, q) if n.startswith("rule:")}
         return out
 
     def relevant(self) -> list[str]:
-        return relevant_items(self.kb, self.answers, set(self.items), self.status, self.scope_rules)
+        """Items still worth asking, in the order they are asked (instrument order, then KB order)."""
+        skipped_lists = {i for i, r in self.checklists.items() if r.get("skipped")}
+        active = set(self.items)
+        found = relevant_items(self.kb, self.answers, active, self.status, self.scope_rules, self.screened)
+        found = [q for q in found if self.instrument(q) not in skipped_lists]
+        order = {name: n for n, name in enumerate(self.spec.order)}
+        return sorted(found, key=lambda q: order.get(self.instrument(q), len(order)))
 
     def next_item(self) -> str | None:
-        context = [q for q in self.items if self.kb.questions[q].data["instrument"] == CONTEXT]
-        for q in context:
-            if q not in self.answers and q not in self.skipped:
+        """The next prompt: an item id, or CHECKLIST + instrument when that instrument's checklist
+        has not been answered yet."""
+        for q in self.items:
+            if self.instrument(q) == CONTEXT and q not in self.answers and q not in self.skipped:
                 return q
-        for q in self.relevant():
-            if q not in self.skipped:
-                return q
+        relevant = [q for q in self.relevant() if q not in self.skipped]
+        screened = self.screened
+        # Drill down into a checklist's unticked entries only once no other prompt is left: a later
+        # checklist or rating often settles the finding that made their exact value matter.
+        for q in [q for q in relevant if q not in screened] + [q for q in relevant if q in screened]:
+            instrument = self.instrument(q)
+            if instrument in self.spec.checklists and instrument not in self.checklists:
+                return CHECKLIST + instrument
+            return q
         return None
 
     def progress(self) -> Progress:
         relevant = [q for q in self.relevant() if q not in self.skipped]
-        answered = sum(1 for q in self.items if q in self.answers)
+        prompts, pending = 0, set()
+        for q in relevant:
+            instrument = self.instrument(q)
+            if instrument in self.spec.checklists and instrument not in self.checklists:
+                pending.add(instrument)
+            else:
+                prompts += 1
+        defaulted = set(self.screened)
+        answered = sum(1 for q in self.items if q in self.answers and q not in defaulted)
+        answered += sum(1 for i in self.checklists if any(q in self.scope_items for q in self.checklist_items(i)))
         irrelevant = sum(1 for q in self.items if q not in self.answers and q not in self.skipped and q not in relevant)
-        return Progress(answered, len(relevant), irrelevant)
+        return Progress(answered, prompts + len(pending), irrelevant)
 
     def certain(self) -> list[str]:
         """Conclusions (not recommendations) in scope that no further answer can remove."""
@@ -100,7 +215,15 @@ class Questionnaire:
         return out
 
     def why(self, item: str) -> list[dict]:
-        """The undecided conclusions this item can still change, with their sources (from the graph)."""
+        """The undecided conclusions this item (or checklist) can still change, with their sources."""
+        if is_checklist(item):
+            seen, out = set(), []
+            for q in self.checklist_items(item[len(CHECKLIST):]):
+                for r in self.why(q):
+                    if r["rule"] not in seen:
+                        seen.add(r["rule"])
+                        out.append(r)
+            return out
         out = []
         for rid in conclusions_changed_by(self.kb, item, self.status):
             rule = self.kb.rules_by_id[rid]
@@ -112,8 +235,35 @@ class Questionnaire:
         out.sort(key=lambda r: (not r["direct"], r["kind"] != "conclusion", r["rule"]))
         return out
 
+    def purpose(self, key: str) -> str:
+        """Why a question is asked, in plain words that name no finding (shown to respondents)."""
+        instrument = key[len(CHECKLIST):] if is_checklist(key) else self.instrument(key)
+        return self.spec.purpose.get(instrument, "This question helps describe how the partnership works.")
+
+    def checklist(self, key: str) -> dict:
+        """What a checklist prompt shows: title, text, the entries and which are ticked now."""
+        instrument = key[len(CHECKLIST):]
+        data = self.spec.checklists[instrument]
+        rec = self.checklists.get(instrument)
+        ticked = set(rec["ticked"]) if rec else set()
+        entries = [{"id": q, "title": self.kb.questions[q].title, "text": self.kb.questions[q].text,
+                    "ticked": q in ticked} for q in self.checklist_items(instrument)]
+        return {"key": key, "instrument": instrument, "title": data.get("title", ""), "text": data.get("text", ""),
+                "unticked_label": data.get("unticked_label", ""), "entries": entries}
+
+    def from_checklists(self) -> list[tuple[str, str]]:
+        """(item, label) of every answer recorded by a checklist rather than rated: for the report."""
+        out = []
+        for instrument, rec in self.checklists.items():
+            label = self.spec.checklists.get(instrument, {}).get("unticked_label", "")
+            out += [(q, label) for q in rec["defaulted"] if q in self.answers]
+        return out
+
     # ---- changes ----------------------------------------------------------------------------------
     def answer(self, item: str, value) -> None:
+        for rec in self.checklists.values():
+            if item in rec["defaulted"]:
+                rec["defaulted"].remove(item)
         if value is None:
             self.answers.pop(item, None)
             if item not in self.skipped:
@@ -123,7 +273,73 @@ class Questionnaire:
             if item in self.skipped:
                 self.skipped.remove(item)
 
+    def answer_checklist(self, key: str, ticked: list[str]) -> None:
+        """Tick some entries: those are asked next; every other entry is recorded as the checklist's
+        unticked value (1, not present) until, if ever, its exact value is asked for."""
+        instrument = key[len(CHECKLIST):]
+        data = self.spec.checklists[instrument]
+        old = self.checklists.get(instrument) or _record(None)
+        entries = self.checklist_items(instrument)
+        chosen = [q for q in entries if q in set(ticked)]
+        defaulted = []
+        for q in entries:
+            if q in chosen:
+                if q in old["defaulted"]:
+                    self.answers.pop(q, None)
+            elif q in old["defaulted"] or q not in self.answers or old["ticked"] and q in old["ticked"]:
+                self.answers[q] = data["unticked"]
+                defaulted.append(q)
+                if q in self.skipped:
+                    self.skipped.remove(q)
+        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False}
+
+    def skip_checklist(self, key: str) -> None:
+        """"Don't know": none of the entries is recorded or asked."""
+        self.undo(key)
+        self.checklists[key[len(CHECKLIST):]] = {"ticked": [], "defaulted": [], "skipped": True}
+
     def undo(self, item: str) -> None:
+        if is_checklist(item):
+            rec = self.checklists.pop(item[len(CHECKLIST):], None)
+            for q in (rec or {}).get("defaulted", []):
+                self.answers.pop(q, None)
+            return
         self.answers.pop(item, None)
         if item in self.skipped:
             self.skipped.remove(item)
+        for rec in self.checklists.values():
+            if item in rec["defaulted"]:
+                rec["defaulted"].remove(item)
+
+    def records(self) -> dict:
+        """The checklists' state to save (the web stores each under CHECKLIST + instrument)."""
+        return {CHECKLIST + i: dict(r) for i, r in self.checklists.items()}
+
+
+def _record(value) -> dict:
+    value = value if isinstance(value, dict) else {}
+    return {"ticked": list(value.get("ticked") or []), "defaulted": list(value.get("defaulted") or []),
+            "skipped": bool(value.get("skipped", False))}
+
+
+def estimate(kb: KnowledgeBase, scope: str) -> dict:
+    """How long a scope takes, said before starting: the prompts a respondent with middling answers
+    (3 on every scale, no checklist entry ticked, every instrument kept) would see."""
+    cache = kb.__dict__.setdefault("_backends", {}).setdefault("_questionnaire_estimates", {})
+    if scope not in cache:
+        q = Questionnaire(kb, scope)
+        prompts = 0
+        while (key := q.next_item()) is not None and prompts < 500:
+            prompts += 1
+            if is_checklist(key):
+                q.answer_checklist(key, [])
+                continue
+            entry = kb.questions[key]
+            if entry.type == "rated":
+                q.answer(key, 3)
+            else:
+                values = [o["value"] for o in entry.data["options"]]
+                q.answer(key, values if entry.type == "multi" else values[-1])
+        minutes = max(1, math.ceil(prompts * spec(kb).minutes_per_question))
+        cache[scope] = {"questions": prompts, "minutes": minutes}
+    return cache[scope]
