@@ -58,6 +58,7 @@ class Spec:
     checklists: dict[str, dict]
     modules: list[dict]           # {instruments, items, cond, reason, source}
     minutes_per_question: float
+    sections: dict[str, str]      # instrument -> a heading for the review page
 
 
 def spec(kb: KnowledgeBase) -> Spec:
@@ -83,7 +84,7 @@ def _load_spec(kb: KnowledgeBase) -> Spec:
         raise InputError(problems)
     return Spec(list(doc.get("order") or []), dict(doc.get("purpose") or {}),
                 {k: dict(v) for k, v in (doc.get("checklists") or {}).items()}, modules,
-                float(doc.get("minutes_per_question", 0.3)))
+                float(doc.get("minutes_per_question", 0.3)), dict(doc.get("sections") or {}))
 
 
 class Questionnaire:
@@ -239,6 +240,9 @@ class Questionnaire:
         """Why a question is asked, in plain words that name no finding (shown to respondents)."""
         instrument = key[len(CHECKLIST):] if is_checklist(key) else self.instrument(key)
         return self.spec.purpose.get(instrument, "This question helps describe how the partnership works.")
+
+    def section_title(self, instrument: str) -> str:
+        return self.spec.sections.get(instrument, instrument.replace("_", " ").capitalize())
 
     def checklist(self, key: str) -> dict:
         """What a checklist prompt shows: title, text, the entries and which are ticked now."""

@@ -109,7 +109,7 @@ class Question(BaseModel):
     title: str
     text: str
     help: str
-    type: Literal["rated", "choice", "multi"]
+    type: Literal["rated", "choice", "multi", "checklist"]
     scale: dict | None = Field(None, description="rated questions: {low, high, min, max}")
     options: list[Option] | None = None
     value: Any = Field(None, description="the answer already given, if any")
@@ -312,7 +312,8 @@ def put_answer(request: Request, token: str, item: str, body: AnswerIn, x_respon
     if error:
         raise HTTPException(422, [{"where": item, "message": error}])
     try:
-        store.save_answer(ctx.db, resp.id, item, value)
+        _, values, remove = respond.apply(ctx.kb, inv.scope, resp, item, value, skip=value is None)
+        store.save_answers(ctx.db, resp.id, values, remove)
     except store.Conflict as exc:
         raise HTTPException(409, str(exc)) from None
     return Saved(item=item, value=value)
@@ -344,5 +345,6 @@ def submit(request: Request, token: str, x_response_key: str | None = KEY) -> Su
         from ..answers import AnswerSet
         from ..explain import diagnosis_json
         from ..inference import diagnose
-        diagnosis = diagnosis_json(ctx.kb, diagnose(ctx.kb, AnswerSet(resp.answers, inv.partnership)))
+        answers = {k: v for k, v in resp.answers.items() if not respond.is_checklist(k)}
+        diagnosis = diagnosis_json(ctx.kb, diagnose(ctx.kb, AnswerSet(answers, inv.partnership)))
     return Submitted(submitted=True, diagnosis=diagnosis)

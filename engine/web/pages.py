@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from . import auth, respond, results, store, validate
 from .app import CSRF_COOKIE, RESPONDENT_COOKIE, SESSION_COOKIE, Context
-from ..questionnaire import SCOPES
+from ..questionnaire import SCOPES, estimate, is_checklist
 
 router = APIRouter(include_in_schema=False)
 RESPONDENT_DAYS = 60
@@ -237,7 +237,8 @@ def invitation_page(request: Request, token: str) -> Response:
     if inv.closed:
         return _closed(request, inv)
     if resp is None:
-        return render(request, "welcome.html", inv=inv, token=token, scope_title=SCOPES[inv.scope][0])
+        return render(request, "welcome.html", inv=inv, token=token, scope_title=SCOPES[inv.scope][0],
+                      length=estimate(ctx_of(request).kb, inv.scope))
     return see_other(f"/r/{token}/q")
 
 
@@ -279,13 +280,32 @@ def _question(request: Request, inv: store.Invitation, resp: store.Response, ite
               error: str | None = None, status: int = 200) -> Response:
     kb = ctx_of(request).kb
     q = respond.questionnaire(kb, inv.scope, resp)
-    if item not in q.items:
+    if not _askable(q, item):
         item = q.next_item()
+    done = respond.history(resp, q)
+    back = _back(done, item)
     if item is None:
-        return render(request, "review.html", status, inv=inv, token=inv.token, progress=respond.progress(q),
-                      back=respond.back_of(resp, None), answered=len(resp.answers), skipped=len(resp.skipped))
+        return render(request, "review.html", status, inv=inv, token=inv.token, progress=respond.progress(q, done),
+                      back=back, groups=respond.review(kb, q), removed=q.removed())
     return render(request, "question.html", status, inv=inv, token=inv.token, question=respond.question(kb, q, item),
-                  progress=respond.progress(q), back=respond.back_of(resp, item), error=error)
+                  progress=respond.progress(q, done, item), back=back, error=error)
+
+
+def _askable(q, item: str | None) -> bool:
+    if item is None:
+        return False
+    if is_checklist(item):
+        instrument = item.split(":", 1)[1]
+        return instrument in q.spec.checklists and bool(q.checklist_items(instrument))
+    return item in q.items
+
+
+def _back(done: list[str], item: str | None) -> str | None:
+    """The prompt answered before this one (in the order first answered), for 'Back'."""
+    if item in done:
+        at = done.index(item)
+        return done[at - 1] if at > 0 else None
+    return done[-1] if done else None
 
 
 @router.post("/r/{token}/q", dependencies=[Depends(csrf_checked)])
@@ -296,16 +316,17 @@ def answer(request: Request, token: str, item: str = Form(""), value: list[str] 
     if other is not None:
         return other
     q = respond.questionnaire(ctx.kb, inv.scope, resp)
-    if item not in q.items:
+    if not _askable(q, item):
         raise HTTPException(400, "That question is not part of this questionnaire.")
     if action == "skip":
         stored: Any = None
     else:
-        stored, error = respond.parse_form(ctx.kb, item, value)
+        stored, error = respond.parse_form(ctx.kb, item, value, q)
         if error:
             return _question(request, inv, resp, item, error, 400)
+    _, values, remove = respond.apply(ctx.kb, inv.scope, resp, item, stored, skip=action == "skip")
     try:
-        store.save_answer(ctx.db, resp.id, item, stored)
+        store.save_answers(ctx.db, resp.id, values, remove)
     except store.Conflict:
         return see_other(f"/r/{token}")
     return see_other(f"/r/{token}/q")
@@ -326,7 +347,7 @@ def submit(request: Request, token: str) -> Response:
 def _thanks(request: Request, inv: store.Invitation, resp: store.Response) -> Response:
     diagnosis = None
     if inv.show_individual:
-        diagnosis = individual_html(ctx_of(request).kb, inv, resp.answers)
+        diagnosis = individual_html(ctx_of(request).kb, inv, {k: v for k, v in resp.answers.items() if not is_checklist(k)})
     return render(request, "thanks.html", inv=inv, token=inv.token, diagnosis=diagnosis)
 
 

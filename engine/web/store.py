@@ -397,3 +397,22 @@ def count_answers(db: Database, aid: int | None = None) -> dict[str, int]:
         started, submitted = conn.execute(q_resp).one()
         return {"responses": int(started), "submitted": int(submitted), "answers": int(conn.execute(q_ans).scalar_one())}
 
+
+
+def save_answers(db: Database, response_id: int, values: dict[str, Any], remove: list[str]) -> None:
+    """Several answer rows at once, in one transaction (a checklist sets many): each value as in
+    `save_answer` (None: skipped; a row keeps its place for "Back"), and the `remove` rows deleted."""
+    with db.tx() as conn:
+        _lock_response(conn, response_id)
+        if remove:
+            conn.execute(delete(answers).where(and_(answers.c.response_id == response_id, answers.c.item.in_(remove))))
+        seq = conn.execute(select(func.coalesce(func.max(answers.c.seq), 0))
+                           .where(answers.c.response_id == response_id)).scalar_one()
+        for item, value in values.items():
+            stored = None if value is None else json.dumps(value)
+            where = and_(answers.c.response_id == response_id, answers.c.item == item)
+            if conn.execute(select(answers.c.seq).where(where)).first() is not None:
+                conn.execute(update(answers).where(where).values(value=stored))
+            else:
+                seq += 1
+                conn.execute(insert(answers).values(response_id=response_id, item=item, value=stored, seq=seq))
