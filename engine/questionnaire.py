@@ -34,8 +34,17 @@ CHECKLIST = "checklist:"          # prefix of a checklist prompt's key: "checkli
 SPEC_FILE = "_questionnaire.yaml"
 
 
+DRILL = ":drill"                 # suffix of the drill-down prompt into a checklist's unticked entries
+
+
 def is_checklist(key: str | None) -> bool:
     return bool(key) and key.startswith(CHECKLIST)
+
+
+def checklist_of(key: str) -> tuple[str, bool]:
+    """(instrument, whether it is the drill-down prompt) of a checklist key."""
+    body = key[len(CHECKLIST):]
+    return (body[:-len(DRILL)], True) if body.endswith(DRILL) else (body, False)
 
 
 @dataclass
@@ -130,8 +139,16 @@ class Questionnaire:
         gone = {q for r in self.removed() for q in r["items"]}
         return [q for q in self.scope_items if q not in gone]
 
-    def checklist_items(self, instrument: str) -> list[str]:
-        return [q for q in self.items if self.instrument(q) == instrument]
+    def group(self, instrument: str) -> str | None:
+        """The checklist an instrument's items are screened by (one checklist may cover several)."""
+        for name, data in self.spec.checklists.items():
+            if instrument in data.get("instruments", [name]):
+                return name
+        return None
+
+    def checklist_items(self, name: str) -> list[str]:
+        covered = self.spec.checklists.get(name, {}).get("instruments", [name])
+        return [q for q in self.items if self.instrument(q) in covered]
 
     @property
     def screened(self) -> dict:
@@ -141,7 +158,7 @@ class Questionnaire:
             lo, hi = self.spec.checklists.get(instrument, {}).get("means", [1, 5])
             for q in rec["defaulted"]:
                 if q in self.answers:
-                    out[q] = (lo, hi)
+                    out[q] = tuple(rec["ranges"].get(q, (lo, hi)))
         return out
 
     def _key(self) -> tuple:
@@ -169,10 +186,13 @@ class Questionnaire:
         """Items still worth asking, in the order they are asked (instrument order, then KB order)."""
         skipped_lists = {i for i, r in self.checklists.items() if r.get("skipped")}
         active = set(self.items)
-        found = relevant_items(self.kb, self.answers, active, self.status, self.scope_rules, self.screened)
-        found = [q for q in found if self.instrument(q) not in skipped_lists]
+        weights: dict = {}
+        found = relevant_items(self.kb, self.answers, active, self.status, self.scope_rules, self.screened, weights)
+        found = [q for q in found if self.group(self.instrument(q)) not in skipped_lists]
         order = {name: n for n, name in enumerate(self.spec.order)}
-        return sorted(found, key=lambda q: order.get(self.instrument(q), len(order)))
+        # Within an instrument, the item tested by the most undecided findings first: its answer
+        # settles the most, so fewer questions follow.
+        return sorted(found, key=lambda q: (order.get(self.instrument(q), len(order)), -weights.get(q, 0)))
 
     def next_item(self) -> str | None:
         """The next prompt: an item id, or CHECKLIST + instrument when that instrument's checklist
@@ -185,19 +205,27 @@ class Questionnaire:
         # Drill down into a checklist's unticked entries only once no other prompt is left: a later
         # checklist or rating often settles the finding that made their exact value matter.
         for q in [q for q in relevant if q not in screened] + [q for q in relevant if q in screened]:
-            instrument = self.instrument(q)
-            if instrument in self.spec.checklists and instrument not in self.checklists:
-                return CHECKLIST + instrument
+            group = self.group(self.instrument(q))
+            if group and group not in self.checklists:
+                return CHECKLIST + group
+            if q in screened:
+                return CHECKLIST + group + DRILL
             return q
         return None
+
+    def drill_items(self, instrument: str) -> list[str]:
+        """Unticked entries of a checklist whose exact value can still change a finding."""
+        screened = self.screened
+        return [q for q in self.relevant() if q in screened and self.group(self.instrument(q)) == instrument
+                and q not in self.skipped and screened[q][0] < screened[q][1]]
 
     def progress(self) -> Progress:
         relevant = [q for q in self.relevant() if q not in self.skipped]
         prompts, pending = 0, set()
         for q in relevant:
-            instrument = self.instrument(q)
-            if instrument in self.spec.checklists and instrument not in self.checklists:
-                pending.add(instrument)
+            group = self.group(self.instrument(q))
+            if group and group not in self.checklists:
+                pending.add(group)
             else:
                 prompts += 1
         defaulted = set(self.screened)
@@ -219,7 +247,8 @@ class Questionnaire:
         """The undecided conclusions this item (or checklist) can still change, with their sources."""
         if is_checklist(item):
             seen, out = set(), []
-            for q in self.checklist_items(item[len(CHECKLIST):]):
+            instrument, drill = checklist_of(item)
+            for q in (self.drill_items(instrument) if drill else self.checklist_items(instrument)):
                 for r in self.why(q):
                     if r["rule"] not in seen:
                         seen.add(r["rule"])
@@ -238,7 +267,7 @@ class Questionnaire:
 
     def purpose(self, key: str) -> str:
         """Why a question is asked, in plain words that name no finding (shown to respondents)."""
-        instrument = key[len(CHECKLIST):] if is_checklist(key) else self.instrument(key)
+        instrument = checklist_of(key)[0] if is_checklist(key) else self.instrument(key)
         return self.spec.purpose.get(instrument, "This question helps describe how the partnership works.")
 
     def section_title(self, instrument: str) -> str:
@@ -246,14 +275,22 @@ class Questionnaire:
 
     def checklist(self, key: str) -> dict:
         """What a checklist prompt shows: title, text, the entries and which are ticked now."""
-        instrument = key[len(CHECKLIST):]
+        instrument, drill = checklist_of(key)
         data = self.spec.checklists[instrument]
         rec = self.checklists.get(instrument)
-        ticked = set(rec["ticked"]) if rec else set()
+        ticked = set(rec["ticked"]) if rec and not drill else set()
+        items = self.drill_items(instrument) if drill else self.checklist_items(instrument)
         entries = [{"id": q, "title": self.kb.questions[q].title, "text": self.kb.questions[q].text,
-                    "ticked": q in ticked} for q in self.checklist_items(instrument)]
-        return {"key": key, "instrument": instrument, "title": data.get("title", ""), "text": data.get("text", ""),
-                "unticked_label": data.get("unticked_label", ""), "entries": entries}
+                    "ticked": q in ticked} for q in items]
+        title, text, label = data.get("title", ""), data.get("text", ""), data.get("unticked_label", "")
+        if drill and items:
+            lo, hi = self.screened[items[0]]
+            title = f"{data.get('drill_title', 'A closer look')}"
+            text = (f"You did not tick these, but how strongly each is there still matters. Tick each one you "
+                    f"would rate {hi:g} out of 5; the others are recorded as below {hi:g}.")
+            label = f"below {hi:g}"
+        return {"key": key, "instrument": instrument, "title": title, "text": text, "drill": drill,
+                "unticked_label": label, "entries": entries}
 
     def from_checklists(self) -> list[tuple[str, str]]:
         """(item, label) of every answer recorded by a checklist rather than rated: for the report."""
@@ -280,7 +317,10 @@ class Questionnaire:
     def answer_checklist(self, key: str, ticked: list[str]) -> None:
         """Tick some entries: those are asked next; every other entry is recorded as the checklist's
         unticked value (1, not present) until, if ever, its exact value is asked for."""
-        instrument = key[len(CHECKLIST):]
+        instrument, drill = checklist_of(key)
+        if drill:
+            self._narrow(instrument, ticked)
+            return
         data = self.spec.checklists[instrument]
         old = self.checklists.get(instrument) or _record(None)
         entries = self.checklist_items(instrument)
@@ -295,16 +335,40 @@ class Questionnaire:
                 defaulted.append(q)
                 if q in self.skipped:
                     self.skipped.remove(q)
-        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False}
+        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False, "ranges": {}}
+
+    def _narrow(self, instrument: str, ticked: list[str]) -> None:
+        """Drill down: a ticked entry takes the top of its range (now an answer); the others keep
+        the rest of the range, still recorded as the checklist's value if it lies inside."""
+        rec = self.checklists[instrument]
+        for q in self.drill_items(instrument):
+            lo, hi = self.screened[q]
+            if q in ticked:
+                self.answer(q, int(hi) if float(hi).is_integer() else hi)
+            else:
+                rec["ranges"][q] = [lo, hi - 1]
+                if not lo <= self.answers.get(q, lo) <= hi - 1:
+                    self.answers[q] = int(lo) if float(lo).is_integer() else lo
 
     def skip_checklist(self, key: str) -> None:
         """"Don't know": none of the entries is recorded or asked."""
+        instrument, drill = checklist_of(key)
+        if drill:
+            for q in self.drill_items(instrument):
+                self.answer(q, None)
+            return
         self.undo(key)
-        self.checklists[key[len(CHECKLIST):]] = {"ticked": [], "defaulted": [], "skipped": True}
+        self.checklists[instrument] = {"ticked": [], "defaulted": [], "skipped": True, "ranges": {}}
 
     def undo(self, item: str) -> None:
         if is_checklist(item):
-            rec = self.checklists.pop(item[len(CHECKLIST):], None)
+            instrument, drill = checklist_of(item)
+            if drill:
+                rec = self.checklists.get(instrument)
+                if rec:
+                    rec["ranges"].clear()
+                return
+            rec = self.checklists.pop(instrument, None)
             for q in (rec or {}).get("defaulted", []):
                 self.answers.pop(q, None)
             return
@@ -323,7 +387,7 @@ class Questionnaire:
 def _record(value) -> dict:
     value = value if isinstance(value, dict) else {}
     return {"ticked": list(value.get("ticked") or []), "defaulted": list(value.get("defaulted") or []),
-            "skipped": bool(value.get("skipped", False))}
+            "skipped": bool(value.get("skipped", False)), "ranges": dict(value.get("ranges") or {})}
 
 
 def estimate(kb: KnowledgeBase, scope: str) -> dict:

@@ -313,8 +313,10 @@ class _Feeds:
 
 def relevant_items(kb: KnowledgeBase, answers: dict, scope: set[str] | None = None,
                    status: Status | None = None, rules: set[str] | None = None,
-                   screened: dict | None = None) -> list[str]:
-    """Unanswered items (in scope) that can still change an undecided rule (of `rules`), in KB order."""
+                   screened: dict | None = None, weights: dict | None = None) -> list[str]:
+    """Unanswered items (in scope) that can still change an undecided rule (of `rules`), in KB order.
+    `weights`, when given, is filled with item -> the number of undecided rules testing it directly
+    (the questionnaire asks those first: one answer settles more)."""
     status = status or rule_status(kb, answers, screened)
     if screened:
         answers = {k: v for k, v in answers.items() if k not in screened}
@@ -323,6 +325,10 @@ def relevant_items(kb: KnowledgeBase, answers: dict, scope: set[str] | None = No
     for rid in status.undecided:
         if rules is None or rid in rules:
             found |= feeds.of_rule(rid)
+            if weights is not None:
+                for atom in status.open_atoms.get(rid, []):
+                    if atom.kind == "item":
+                        weights[atom.ref] = weights.get(atom.ref, 0) + 1
     return [q for q in kb.questions if q in found and (scope is None or q in scope)]
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from . import auth, respond, results, store, validate
 from .app import CSRF_COOKIE, RESPONDENT_COOKIE, SESSION_COOKIE, Context
-from ..questionnaire import SCOPES, estimate, is_checklist
+from ..questionnaire import SCOPES, checklist_of, estimate, is_checklist
 
 router = APIRouter(include_in_schema=False)
 RESPONDENT_DAYS = 60
@@ -295,8 +295,8 @@ def _askable(q, item: str | None) -> bool:
     if item is None:
         return False
     if is_checklist(item):
-        instrument = item.split(":", 1)[1]
-        return instrument in q.spec.checklists and bool(q.checklist_items(instrument))
+        instrument = checklist_of(item)[0]
+        return instrument in q.spec.checklists and bool(q.checklist(item)["entries"])
     return item in q.items
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..answers import check_value
 from ..kb import KnowledgeBase
-from ..questionnaire import CHECKLIST, SCOPES, Questionnaire, is_checklist
+from ..questionnaire import CHECKLIST, SCOPES, Questionnaire, checklist_of, is_checklist
 from . import store
 
 WHY_SHOWN = 8
@@ -105,8 +105,9 @@ def review(kb: KnowledgeBase, q: Questionnaire) -> list[dict]:
             continue
         instrument = q.instrument(item)
         if item in screened:
-            label = q.spec.checklists.get(instrument, {}).get("unticked_label", "") + " (not ticked in the checklist)"
-            change = CHECKLIST + instrument
+            group = q.group(instrument) or instrument
+            label = q.spec.checklists.get(group, {}).get("unticked_label", "") + " (not ticked in the checklist)"
+            change = CHECKLIST + group
         elif item in q.answers:
             label, change = value_label(kb, item, q.answers[item]), item
         else:
@@ -156,7 +157,7 @@ def parse_form(kb: KnowledgeBase, item: str, raw: list[str], q: Questionnaire | 
     """A form's value(s) for an item → a checked answer, or a message saying what to do. A
     checklist's boxes carry positions (1..n): the entries ticked (none is an answer too)."""
     if is_checklist(item) and q is not None:
-        entries = q.checklist_items(item[len(CHECKLIST):])
+        entries = [e["id"] for e in q.checklist(item)["entries"]]
         picked = [int(v) for v in raw if v.strip().isdigit() and 1 <= int(v) <= len(entries)]
         return [entries[n - 1] for n in sorted(set(picked))], None
     entry = kb.questions[item]
@@ -183,10 +184,10 @@ def check_api_value(kb: KnowledgeBase, q: Questionnaire, item: str, value: Any) 
     """An API answer: the item must belong to this questionnaire; null means skipped. A checklist
     (`checklist:INSTRUMENT`) takes the list of the entries ticked."""
     if is_checklist(item):
-        instrument = item[len(CHECKLIST):]
-        if instrument not in q.spec.checklists or not q.checklist_items(instrument):
+        instrument, _ = checklist_of(item)
+        if instrument not in q.spec.checklists or not q.checklist(item)["entries"]:
             return None, f"{item!r} is not a checklist of this questionnaire"
-        entries = q.checklist_items(instrument)
+        entries = [e["id"] for e in q.checklist(item)["entries"]]
         if value is not None and (not isinstance(value, list) or any(v not in entries for v in value)):
             return None, f"a checklist takes a list of its entries: {', '.join(entries)}"
         return value, None
