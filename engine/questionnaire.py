@@ -157,12 +157,13 @@ class Questionnaire:
         for instrument, rec in self.checklists.items():
             lo, hi = self.spec.checklists.get(instrument, {}).get("means", [1, 5])
             for q in rec["defaulted"]:
-                if q in self.answers:
-                    out[q] = tuple(rec["ranges"].get(q, (lo, hi)))
+                span = tuple(rec["ranges"].get(q, (lo, hi)))
+                if q in self.answers and span[0] < span[1]:       # a single value is simply the answer
+                    out[q] = span
         return out
 
     def _key(self) -> tuple:
-        return (tuple(sorted((k, str(v)) for k, v in self.answers.items())), tuple(sorted(self.screened)))
+        return (tuple(sorted((k, str(v)) for k, v in self.answers.items())), tuple(sorted(self.screened.items())))
 
     @property
     def status(self) -> Status:
@@ -208,7 +209,7 @@ class Questionnaire:
             group = self.group(self.instrument(q))
             if group and group not in self.checklists:
                 return CHECKLIST + group
-            if q in screened:
+            if q in screened and group:
                 return CHECKLIST + group + DRILL
             return q
         return None
@@ -217,7 +218,7 @@ class Questionnaire:
         """Unticked entries of a checklist whose exact value can still change a finding."""
         screened = self.screened
         return [q for q in self.relevant() if q in screened and self.group(self.instrument(q)) == instrument
-                and q not in self.skipped and screened[q][0] < screened[q][1]]
+                and q not in self.skipped]
 
     def progress(self) -> Progress:
         relevant = [q for q in self.relevant() if q not in self.skipped]
