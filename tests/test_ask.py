@@ -141,11 +141,11 @@ def test_quick_staircase_check_never_asks_table_items(tmp_path):
     stair = [a for a in asked if a.startswith("stair.")]
     # the question tested by the most undecided findings first (Q1: every say-versus-do check), then
     # the others, each once
-    assert stair[0] == "stair.q01" and len(set(stair)) == len(stair) >= 9
+    assert stair[0] == "stair.q01" and len(set(stair)) == len(stair) >= 7
     assert asked[:3] == ["context.sectors", "context.aims", "context.service"]
     assert not [a for a in asked if not a.startswith(("stair.", "context."))]
     assert "So far:" in out and "stair.collaboration" in out
-    # nine answers of 3 already settle "collaboration": the tenth can no longer change anything
+    # a few answers of 3 already settle "collaboration": the rest can no longer change anything
     assert f"All relevant questions answered ({10 - len(stair)} not needed)" in out
 
 
