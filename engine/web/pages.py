@@ -347,7 +347,7 @@ def submit(request: Request, token: str) -> Response:
 def _thanks(request: Request, inv: store.Invitation, resp: store.Response) -> Response:
     diagnosis = None
     if inv.show_individual:
-        diagnosis = individual_html(ctx_of(request).kb, inv, {k: v for k, v in resp.answers.items() if not is_checklist(k)})
+        diagnosis = individual_html(ctx_of(request).kb, inv, resp.answers)
     return render(request, "thanks.html", inv=inv, token=inv.token, diagnosis=diagnosis)
 
 
@@ -359,5 +359,7 @@ def individual_html(kb, inv: store.Invitation, answers: dict) -> str:
     from ..answers import AnswerSet
     from ..inference import diagnose
     from ..report import markdown
-    d = diagnose(kb, AnswerSet(answers, f"Your view of {inv.partnership}"))
-    return MarkdownIt("commonmark", {"html": False}).render(markdown(kb, d))
+    q = respond.questionnaire(kb, inv.scope, store.Response(0, True, dict(answers), [], []))
+    d = diagnose(kb, AnswerSet(q.answers, f"Your view of {inv.partnership}"))
+    text = respond.without_ids(kb, markdown(kb, d)) + respond.checklist_note(kb, q)
+    return MarkdownIt("commonmark", {"html": False}).render(text)

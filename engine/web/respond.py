@@ -205,3 +205,26 @@ def check_api_value(kb: KnowledgeBase, q: Questionnaire, item: str, value: Any) 
 
 def scope_choices() -> list[tuple[str, str]]:
     return [(key, title) for key, (title, _) in SCOPES.items()]
+
+
+def without_ids(kb: KnowledgeBase, text: str) -> str:
+    """A report for a respondent: the knowledge base's internal ids taken out (they mean nothing to
+    a respondent and overflow a phone's screen); titles and quoted sources stay."""
+    import re
+    text = re.sub(r" ?\(`[^`]+`\)", "", text)
+    return re.sub(r"`([^`]+)`", lambda m: "" if _is_id(kb, m.group(1)) else m.group(0), text)
+
+
+def _is_id(kb: KnowledgeBase, word: str) -> bool:
+    return (word in kb.questions or word in kb.rules_by_id or word in kb.conclusion_types
+            or word in kb.scores or word in kb.concepts or word in kb.interventions)
+
+
+def checklist_note(kb: KnowledgeBase, q: Questionnaire) -> str:
+    """What the report says about answers recorded by a checklist rather than rated one by one."""
+    recorded = q.from_checklists()
+    if not recorded:
+        return ""
+    lines = [f"- {kb.questions[item].title}: {label}" for item, label in recorded]
+    return ("\n\n## Answers from checklists\n\nThese were not ticked in a checklist, so they were recorded "
+            "without a rating of their own:\n\n" + "\n".join(lines) + "\n")
