@@ -212,7 +212,20 @@ def without_ids(kb: KnowledgeBase, text: str) -> str:
     a respondent and overflow a phone's screen); titles and quoted sources stay."""
     import re
     text = re.sub(r" ?\(`[^`]+`\)", "", text)
-    return re.sub(r"`([^`]+)`", lambda m: "" if _is_id(kb, m.group(1)) else m.group(0), text)
+    text = re.sub(r"`([^`]+)`", lambda m: "" if _is_id(kb, m.group(1)) else m.group(0), text)
+    for ref, entry in kb.sources.items():
+        text = re.sub(rf"(?<![\w.-]){re.escape(ref)}(?![\w-])", source_name(entry).replace("\\", "\\\\"), text)
+    return text
+
+
+def source_name(entry) -> str:
+    """A source as a reader names it: its authors and year, else its title."""
+    authors = entry.data.get("authors") or []
+    year = entry.data.get("year")
+    if authors:
+        names = " & ".join(a.split()[-1] for a in authors)
+        return f"{names} ({year})" if year else names
+    return entry.title
 
 
 def _is_id(kb: KnowledgeBase, word: str) -> bool:
