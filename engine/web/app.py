@@ -137,7 +137,7 @@ def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,
     from pathlib import Path
 
     from ..kb import load_kb
-    from . import api, pages
+    from . import api, console, pages
     db = database or open_database(db_url)
     if kb is None:
         kb = load_kb(tuple(Path(p) for p in overlays))
@@ -149,6 +149,7 @@ def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,
                               "POST /api/v1/r/{token}/responses (header X-Response-Key).")
     app.state.ctx = ctx
     app.include_router(pages.router)
+    app.include_router(console.router)
     app.include_router(api.router)
     css = stylesheet()
 

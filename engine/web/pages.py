@@ -53,7 +53,8 @@ def facilitator(request: Request) -> dict:
     token = request.cookies.get(SESSION_COOKIE)
     user = store.session_user(ctx.db, token, "cookie", ctx.clock()) if token else None
     if user is None:
-        raise SignInRequired(request.url.path)
+        from .console import page_of
+        raise SignInRequired(request.url.path if request.method in ("GET", "HEAD") else page_of(request.url.path))
     request.state.user = user
     return user
 
@@ -115,22 +116,30 @@ def dashboard(request: Request, user: dict = Depends(facilitator)) -> Response:
 def new_form(request: Request, user: dict = Depends(facilitator)) -> Response:
     return render(request, "new.html", form={"partnership": "", "scope": "staircase", "organisations": "",
                                              "min_group": 3, "gap": 1.5, "show_individual": False},
-                  errors={}, scopes=respond.scope_choices())
+                  errors={}, scopes=respond.scope_choices(), once=_form_token())
 
 
 @router.post("/assessments/new", dependencies=[Depends(csrf_checked)])
 def create(request: Request, user: dict = Depends(facilitator), partnership: str = Form(""),
            scope: str = Form(""), organisations: str = Form(""), min_group: str = Form("3"),
-           gap: str = Form("1.5"), show_individual: str = Form("")) -> Response:
+           gap: str = Form("1.5"), show_individual: str = Form(""), once: str = Form("")) -> Response:
+    from . import console
     ctx = ctx_of(request)
     new, errors = validate.check(partnership, scope, validate.organisations_from_text(organisations), min_group, gap,
                                  bool(show_individual))
     if new is None:
         form = {"partnership": partnership, "scope": scope, "organisations": organisations, "min_group": min_group,
                 "gap": gap, "show_individual": bool(show_individual)}
-        return render(request, "new.html", 400, form=form, errors=errors, scopes=respond.scope_choices())
+        return render(request, "new.html", 400, form=form, errors=errors, scopes=respond.scope_choices(),
+                      once=console.new_form_token())
+    done = console.claim(ctx.db, user["id"], once, ctx.clock())          # submitted twice: one assessment
+    if done is not None:
+        return see_other(done or "/")
     aid = store.create_assessment(ctx.db, user["id"], new.partnership, new.scope, new.organisations, new.min_group,
                                   new.gap, new.show_individual, ctx.clock())
+    console.log(ctx.db, user, aid, "create", f"created “{new.partnership}” ({new.scope}, "
+                f"{len(new.organisations)} organisations)", ctx.clock())
+    console.finish(ctx.db, once, f"/assessments/{aid}")
     return see_other(f"/assessments/{aid}")
 
 
@@ -148,22 +157,45 @@ def link_url(request: Request, token: str) -> str:
 @router.get("/assessments/{aid}")
 def assessment_page(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
     a = _owned(request, user, aid)
+    from .console import member_names
     links = [(x, link_url(request, x.token)) for x in a.current.links]
-    return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0])
+    return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0],
+                  members=member_names(ctx_of(request).db, aid), once=_form_token())
 
 
 @router.post("/assessments/{aid}/close", dependencies=[Depends(csrf_checked)])
-def close(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
-    _owned(request, user, aid)
-    store.close_round(ctx_of(request).db, aid)
+def close(request: Request, aid: int, user: dict = Depends(facilitator), once: str = Form("")) -> Response:
+    from . import console
+    ctx = ctx_of(request)
+    done = console.claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}")
+    a = _owned(request, user, aid)
+    kept = console.part_way(ctx.db, aid)["part_way"]
+    store.close_round(ctx.db, aid)
+    console.log(ctx.db, user, aid, "close round", f"closed round {a.current.number} of “{a.partnership}” "
+                f"({kept} part-way responses kept)", ctx.clock())
+    console.finish(ctx.db, once, f"/assessments/{aid}")
     return see_other(f"/assessments/{aid}")
 
 
 @router.post("/assessments/{aid}/rounds", dependencies=[Depends(csrf_checked)])
-def next_round(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
-    _owned(request, user, aid)
-    store.new_round(ctx_of(request).db, aid)
+def next_round(request: Request, aid: int, user: dict = Depends(facilitator), once: str = Form("")) -> Response:
+    from . import console
+    ctx = ctx_of(request)
+    done = console.claim(ctx.db, user["id"], once, ctx.clock())          # a double click starts one round
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}")
+    a = _owned(request, user, aid)
+    number = store.new_round(ctx.db, aid)
+    console.log(ctx.db, user, aid, "new round", f"started round {number} of “{a.partnership}”", ctx.clock())
+    console.finish(ctx.db, once, f"/assessments/{aid}")
     return see_other(f"/assessments/{aid}")
+
+
+def _form_token() -> str:
+    from .console import new_form_token
+    return new_form_token()
 
 
 def _round(a: store.Assessment, number: int | None) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from .db import Database, answers, assessments, invitations, responses, rounds, sessions, throttle, users
+from .db import Database, answers, assessments, invitations, members, responses, rounds, sessions, throttle, users
 
 TOKEN_BYTES = 24          # 192 bits: invitation tokens and respondents' keys
 
@@ -194,16 +194,20 @@ def _counts(conn: Connection, round_ids: list[int]) -> dict[int, tuple[int, int]
 
 def list_assessments(db: Database, owner_id: int) -> list[Assessment]:
     with db.tx() as conn:
-        ids = conn.execute(select(assessments.c.id).where(assessments.c.owner_id == owner_id)
+        shared = select(members.c.assessment_id).where(members.c.user_id == owner_id)
+        ids = conn.execute(select(assessments.c.id).where((assessments.c.owner_id == owner_id) | assessments.c.id.in_(shared))
                            .order_by(assessments.c.created.desc(), assessments.c.id.desc())).scalars().all()
         return [_load(conn, aid) for aid in ids]
 
 
 def get_assessment(db: Database, owner_id: int, aid: int) -> Assessment | None:
-    """The assessment if it exists and belongs to this facilitator (others' are invisible)."""
+    """The assessment if it exists and belongs to this facilitator or is shared with them as a
+    co-facilitator (others' are invisible)."""
     with db.tx() as conn:
         owner = conn.execute(select(assessments.c.owner_id).where(assessments.c.id == aid)).scalar()
-        return _load(conn, aid) if owner == owner_id else None
+        member = conn.execute(select(members.c.user_id).where(members.c.assessment_id == aid,
+                                                               members.c.user_id == owner_id)).first()
+        return _load(conn, aid) if owner is not None and (owner == owner_id or member) else None
 
 
 def _load(conn: Connection, aid: int) -> Assessment:
@@ -222,8 +226,19 @@ def _load(conn: Connection, aid: int) -> Assessment:
     return a
 
 
+def _keep_part_way(conn: Connection, aid: int) -> None:
+    """Closing keeps the answers of people part-way through: every open response of the assessment
+    with at least one answer is submitted as it stands (docs/web.md)."""
+    open_rounds = select(rounds.c.id).where(rounds.c.assessment_id == aid, rounds.c.closed.is_(False))
+    started = (select(responses.c.id).join(invitations, invitations.c.id == responses.c.invitation_id)
+               .where(invitations.c.round_id.in_(open_rounds), responses.c.submitted.is_(False)))
+    answered = select(answers.c.response_id).where(answers.c.response_id.in_(started), answers.c.value.is_not(None))
+    conn.execute(update(responses).where(responses.c.id.in_(answered)).values(submitted=True))
+
+
 def close_round(db: Database, aid: int) -> None:
     with db.tx() as conn:
+        _keep_part_way(conn, aid)
         conn.execute(update(rounds).where(rounds.c.assessment_id == aid).values(closed=True))
 
 
@@ -235,6 +250,7 @@ def new_round(db: Database, aid: int) -> int:
                                .order_by(rounds.c.number.desc()).limit(1).with_for_update()).mappings().one()
         orgs = conn.execute(select(invitations.c.organisation).where(invitations.c.round_id == current["id"])
                             .order_by(invitations.c.position)).scalars().all()
+        _keep_part_way(conn, aid)
         conn.execute(update(rounds).where(rounds.c.assessment_id == aid).values(closed=True))
         number = current["number"] + 1
         _insert_round(conn, aid, number, list(orgs))

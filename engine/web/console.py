@@ -1,0 +1,260 @@
+"""The facilitator's console beyond creating and reading: confirmations, deleting, co-facilitators,
+the audit log and one-time form tokens. Pages and storage for those live here, apart from the
+respondents' and the security code.
+
+Decisions, documented in docs/web.md:
+- Closing a round (or starting the next) keeps the answers of people part-way through: a response
+  with at least one answer is submitted as it stands, so it counts in the report; one with none is
+  dropped. The confirmation page says how many are part-way before anything happens.
+- Every form that changes something carries a one-time token: the same form submitted twice (a
+  double click, a reload after a slow answer) does its action once and shows the first result.
+- The audit log records who did what and when, for facilitators' actions only: never anything
+  that could identify a respondent.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import store
+from .db import Database, answers, assessments, audit, form_tokens, invitations, members, responses, rounds, users
+
+router = APIRouter(include_in_schema=False)
+TOKEN_DAYS = 2
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---- one-time form tokens -----------------------------------------------------------------------
+
+def new_form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def claim(db: Database, user_id: int, token: str, now: float) -> str | None:
+    """None: this token is new, go ahead (then call `finish`). Otherwise the URL the first
+    submission led to ("" while it is still running, after waiting a little)."""
+    if not token or len(token) > 100:
+        return None
+    key = _digest(token)
+    try:
+        with db.tx() as conn:
+            conn.execute(delete(form_tokens).where(form_tokens.c.created < now - TOKEN_DAYS * 86400))
+            conn.execute(insert(form_tokens).values(token_hash=key, user_id=user_id, result=None, created=now))
+        return None
+    except IntegrityError:
+        pass
+    for _ in range(50):                  # the first submission may still be working: wait up to 5 s
+        with db.tx() as conn:
+            result = conn.execute(select(form_tokens.c.result).where(form_tokens.c.token_hash == key,
+                                                                     form_tokens.c.user_id == user_id)).scalar()
+        if result:
+            return result
+        time.sleep(0.1)
+    return ""
+
+
+def finish(db: Database, token: str, result: str) -> None:
+    if token and len(token) <= 100:
+        with db.tx() as conn:
+            conn.execute(update(form_tokens).where(form_tokens.c.token_hash == _digest(token)).values(result=result))
+
+
+# ---- audit log ----------------------------------------------------------------------------------
+
+def log(db: Database, user: dict, assessment_id: int | None, action: str, detail: str, now: float) -> None:
+    with db.tx() as conn:
+        conn.execute(insert(audit).values(at=now, user_id=user["id"], user_name=user["name"],
+                                          assessment_id=assessment_id, action=action, detail=detail))
+
+
+def entries(db: Database, user_id: int, assessment_id: int | None = None, limit: int = 500) -> list[dict]:
+    """The log this facilitator may read: their own actions, and every action on an assessment
+    they can see (deleted ones included, for their own actions)."""
+    with db.tx() as conn:
+        visible = select(assessments.c.id).where(
+            (assessments.c.owner_id == user_id)
+            | assessments.c.id.in_(select(members.c.assessment_id).where(members.c.user_id == user_id)))
+        q = select(audit).where((audit.c.user_id == user_id) | audit.c.assessment_id.in_(visible))
+        if assessment_id is not None:
+            q = q.where(audit.c.assessment_id == assessment_id)
+        rows = conn.execute(q.order_by(audit.c.id.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+
+# ---- assessments --------------------------------------------------------------------------------
+
+def part_way(db: Database, aid: int) -> dict:
+    """Responses of the current round started but not submitted: with answers (kept on closing) and
+    without any (dropped)."""
+    with db.tx() as conn:
+        current = conn.execute(select(rounds.c.id).where(rounds.c.assessment_id == aid)
+                               .order_by(rounds.c.number.desc()).limit(1)).scalar_one()
+        open_ = (select(responses.c.id).join(invitations, invitations.c.id == responses.c.invitation_id)
+                 .where(invitations.c.round_id == current, responses.c.submitted.is_(False)))
+        ids = conn.execute(open_).scalars().all()
+        with_answers = conn.execute(select(func.count(func.distinct(answers.c.response_id)))
+                                    .where(answers.c.response_id.in_(ids), answers.c.value.is_not(None))).scalar_one() if ids else 0
+        return {"part_way": int(with_answers), "empty": len(ids) - int(with_answers)}
+
+
+def counts(db: Database, aid: int) -> dict:
+    with db.tx() as conn:
+        scope = (select(responses.c.id).join(invitations, invitations.c.id == responses.c.invitation_id)
+                 .join(rounds, rounds.c.id == invitations.c.round_id).where(rounds.c.assessment_id == aid))
+        n = conn.execute(select(func.count()).select_from(scope.subquery())).scalar_one()
+        r = conn.execute(select(func.count(rounds.c.id)).where(rounds.c.assessment_id == aid)).scalar_one()
+        return {"responses": int(n), "rounds": int(r)}
+
+
+def delete_assessment(db: Database, aid: int) -> None:
+    """The assessment and everything under it (rounds, links, responses, answers), in one go."""
+    with db.tx() as conn:
+        round_ids = select(rounds.c.id).where(rounds.c.assessment_id == aid)
+        inv_ids = select(invitations.c.id).where(invitations.c.round_id.in_(round_ids))
+        resp_ids = select(responses.c.id).where(responses.c.invitation_id.in_(inv_ids))
+        conn.execute(delete(answers).where(answers.c.response_id.in_(resp_ids)))
+        conn.execute(delete(responses).where(responses.c.invitation_id.in_(inv_ids)))
+        conn.execute(delete(invitations).where(invitations.c.round_id.in_(round_ids)))
+        conn.execute(delete(rounds).where(rounds.c.assessment_id == aid))
+        conn.execute(delete(members).where(members.c.assessment_id == aid))
+        conn.execute(delete(assessments).where(assessments.c.id == aid))
+
+
+def add_member(db: Database, aid: int, name: str) -> str | None:
+    """Share with another facilitator account; an error message, or None when done."""
+    with db.tx() as conn:
+        uid = conn.execute(select(users.c.id).where(users.c.name == name.strip())).scalar()
+        if uid is None:
+            return f"There is no facilitator account named “{name.strip()}”."
+        owner = conn.execute(select(assessments.c.owner_id).where(assessments.c.id == aid)).scalar()
+        if uid == owner or conn.execute(select(members.c.user_id).where(and_(members.c.assessment_id == aid,
+                                                                          members.c.user_id == uid))).first():
+            return None
+        conn.execute(insert(members).values(assessment_id=aid, user_id=uid))
+        return None
+
+
+def member_names(db: Database, aid: int) -> list[str]:
+    with db.tx() as conn:
+        return list(conn.execute(select(users.c.name).join(members, members.c.user_id == users.c.id)
+                                 .where(members.c.assessment_id == aid).order_by(users.c.name)).scalars())
+
+
+def page_of(path: str) -> str:
+    """The page a form was on, for sending a facilitator back there after signing in again (the
+    action itself is not repeated: a POST cannot be replayed through a redirect)."""
+    parts = path.rstrip("/").split("/")
+    if len(parts) >= 4 and parts[1] == "assessments" and parts[2].isdigit():
+        return "/".join(parts[:3])
+    return "/" if not path.endswith("/new") else path
+
+
+# ---- pages --------------------------------------------------------------------------------------
+
+def _deps():
+    from .pages import csrf_checked, facilitator
+    return csrf_checked, facilitator
+
+
+def _facilitator(request: Request) -> dict:
+    return _deps()[1](request)
+
+
+def _csrf(request: Request, csrf: str = Form("")) -> None:
+    _deps()[0](request, csrf)
+
+
+def _ctx(request: Request):
+    return request.app.state.ctx
+
+
+def _owned(request: Request, user: dict, aid: int) -> store.Assessment:
+    found = store.get_assessment(_ctx(request).db, user["id"], aid)
+    if found is None:
+        raise HTTPException(404, "no such assessment")
+    return found
+
+
+def _render(request: Request, template: str, **values: Any) -> Response:
+    from .pages import render
+    return render(request, template, once=new_form_token(), **values)
+
+
+@router.get("/assessments/{aid}/delete")
+def confirm_delete(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    a = _owned(request, user, aid)
+    c = counts(_ctx(request).db, aid)
+    return _render(request, "confirm.html", title=f"Delete “{a.partnership}”?", button="Delete for good",
+                   action=f"/assessments/{aid}/delete", cancel=f"/assessments/{aid}", danger=True,
+                   lines=[f"This deletes the assessment, its {c['rounds']} round(s), every invitation link and "
+                          f"all {c['responses']} response(s) with their answers. It cannot be undone.",
+                          "Download the CSV first if you may need the answers again."])
+
+
+@router.post("/assessments/{aid}/delete", dependencies=[Depends(_csrf)])
+def do_delete(request: Request, aid: int, user: dict = Depends(_facilitator), once: str = Form("")) -> Response:
+    from .pages import see_other
+    ctx = _ctx(request)
+    done = claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or "/")
+    a = _owned(request, user, aid)
+    delete_assessment(ctx.db, aid)
+    log(ctx.db, user, aid, "delete", f"deleted “{a.partnership}”", ctx.clock())
+    finish(ctx.db, once, "/")
+    return see_other("/")
+
+
+@router.get("/assessments/{aid}/close")
+def confirm_close(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    a = _owned(request, user, aid)
+    p = part_way(_ctx(request).db, aid)
+    return _render(request, "confirm.html", title=f"Close round {a.current.number}?", button=f"Close round {a.current.number}",
+                   action=f"/assessments/{aid}/close", cancel=f"/assessments/{aid}", danger=False,
+                   lines=[f"{a.current.submitted} response(s) submitted; {p['part_way']} part-way through.",
+                          "Closing stops new answers. The answers of the people part-way through are kept: their "
+                          "responses are submitted as they stand and count in the report."
+                          + (f" {p['empty']} started without answering anything are dropped." if p["empty"] else "")])
+
+
+@router.get("/assessments/{aid}/rounds")
+def confirm_next_round(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    a = _owned(request, user, aid)
+    p = part_way(_ctx(request).db, aid)
+    n = a.current.number
+    return _render(request, "confirm.html", title=f"Start round {n + 1}?", button=f"Start round {n + 1} with new links",
+                   action=f"/assessments/{aid}/rounds", cancel=f"/assessments/{aid}", danger=False,
+                   lines=[f"This closes round {n} ({a.current.submitted} submitted, {p['part_way']} part-way: their "
+                          "answers are kept and count in round {n}) and gives every organisation a new link. "
+                          "Old links stop working.".replace("{n}", str(n))])
+
+
+@router.post("/assessments/{aid}/members", dependencies=[Depends(_csrf)])
+def share(request: Request, aid: int, user: dict = Depends(_facilitator), name: str = Form("")) -> Response:
+    from .pages import see_other
+    ctx = _ctx(request)
+    a = _owned(request, user, aid)
+    error = add_member(ctx.db, aid, name)
+    if error:
+        raise HTTPException(400, error)
+    log(ctx.db, user, aid, "share", f"shared “{a.partnership}” with {name.strip()}", ctx.clock())
+    return see_other(f"/assessments/{aid}")
+
+
+@router.get("/audit")
+def audit_page(request: Request, user: dict = Depends(_facilitator)) -> Response:
+    from datetime import datetime, timezone
+    rows = entries(_ctx(request).db, user["id"])
+    for r in rows:
+        r["when"] = datetime.fromtimestamp(r["at"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _render(request, "audit.html", rows=rows)
