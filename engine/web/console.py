@@ -258,3 +258,117 @@ def audit_page(request: Request, user: dict = Depends(_facilitator)) -> Response
     for r in rows:
         r["when"] = datetime.fromtimestamp(r["at"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     return _render(request, "audit.html", rows=rows)
+
+
+def rename_assessment(db: Database, aid: int, name: str) -> None:
+    with db.tx() as conn:
+        conn.execute(update(assessments).where(assessments.c.id == aid).values(partnership=name))
+
+
+@router.post("/assessments/{aid}/rename", dependencies=[Depends(_csrf)])
+def rename(request: Request, aid: int, user: dict = Depends(_facilitator), partnership: str = Form(""),
+           once: str = Form("")) -> Response:
+    from .pages import see_other
+    from .validate import MAX_NAME, clean_name
+    ctx = _ctx(request)
+    done = claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}")
+    a = _owned(request, user, aid)
+    name = clean_name(partnership)
+    if not name or len(name) > MAX_NAME:
+        raise HTTPException(400, f"A partnership's name is 1 to {MAX_NAME} characters.")
+    rename_assessment(ctx.db, aid, name)
+    log(ctx.db, user, aid, "rename", f"renamed “{a.partnership}” to “{name}”", ctx.clock())
+    finish(ctx.db, once, f"/assessments/{aid}")
+    return see_other(f"/assessments/{aid}")
+
+
+@router.get("/assessments/{aid}/links.csv")
+def links_csv(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    """Every organisation's invitation link of the current round, for a mail merge."""
+    import csv
+    import io
+
+    from .pages import link_url
+    a = _owned(request, user, aid)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["organisation", "round", "link"])
+    for link in a.current.links:
+        writer.writerow([link.organisation, a.current.number, link_url(request, link.token)])
+    name = f"assessment-{aid}-round-{a.current.number}-links.csv"
+    return Response(buf.getvalue(), media_type="text/csv",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/assessments/{aid}/qr/{position}.svg")
+def qr_code(request: Request, aid: int, position: int, user: dict = Depends(_facilitator)) -> Response:
+    """A QR code of one organisation's link (SVG: an image, so the CSP needs no script)."""
+    import io
+
+    import segno
+
+    from .pages import link_url
+    a = _owned(request, user, aid)
+    if not 0 <= position < len(a.current.links):
+        raise HTTPException(404, "no such link")
+    out = io.BytesIO()
+    segno.make(link_url(request, a.current.links[position].token), error="m").save(
+        out, kind="svg", scale=4, border=2, xmldecl=False, title=a.current.links[position].organisation)
+    return Response(out.getvalue(), media_type="image/svg+xml")
+
+
+# ---- the facilitator's own account --------------------------------------------------------------
+
+def end_all_sessions(db: Database, user_id: int) -> None:
+    from .db import sessions
+    with db.tx() as conn:
+        conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+
+
+@router.get("/account")
+def account(request: Request, user: dict = Depends(_facilitator), changed: int = 0) -> Response:
+    return _render(request, "account.html", error=None, changed=bool(changed))
+
+
+@router.post("/account/password", dependencies=[Depends(_csrf)])
+def change_password(request: Request, user: dict = Depends(_facilitator), current: str = Form(""),
+                    new: str = Form(""), repeat: str = Form("")) -> Response:
+    """A new password signs the account out everywhere else (every other session ends)."""
+    from . import auth
+    from .app import SESSION_COOKIE
+    from .pages import render, see_other
+    ctx = _ctx(request)
+    stored = store.find_user(ctx.db, user["name"])
+    error = None
+    if not auth.verify_password(stored["password_hash"] if stored else None, current):
+        error = "The current password is wrong."
+    elif new != repeat:
+        error = "The two new passwords differ."
+    else:
+        error = auth.check_new_password(new)
+    if error:
+        return render(request, "account.html", 400, error=error[0].upper() + error[1:], changed=False,
+                      once=new_form_token())
+    store.set_password_hash(ctx.db, user["id"], auth.hash_password(new))
+    end_all_sessions(ctx.db, user["id"])
+    hours = auth.SESSION_HOURS
+    token = store.new_session(ctx.db, user["id"], "cookie", ctx.clock() + hours * 3600, ctx.clock())
+    log(ctx.db, user, None, "password", "changed the password (other sessions signed out)", ctx.clock())
+    response = see_other("/account?changed=1")
+    response.headers.append("set-cookie", ctx.cookie(SESSION_COOKIE, token, max_age=hours * 3600,
+                                                     https=request.url.scheme == "https"))
+    return response
+
+
+@router.post("/account/sign-out-everywhere", dependencies=[Depends(_csrf)])
+def sign_out_everywhere(request: Request, user: dict = Depends(_facilitator)) -> Response:
+    from .app import SESSION_COOKIE
+    from .pages import see_other
+    ctx = _ctx(request)
+    end_all_sessions(ctx.db, user["id"])
+    log(ctx.db, user, None, "sign out everywhere", "signed out of every browser and API token", ctx.clock())
+    response = see_other("/login")
+    response.headers.append("set-cookie", ctx.cookie(SESSION_COOKIE, "", max_age=0))
+    return response
