@@ -81,3 +81,27 @@ def test_password_change_and_sign_out_everywhere(app):
     assert f.get("/").url.path == "/login" and again.get("/").url.path == "/login"
     log = signed_in(app, "alice", NEW_PASSWORD).get("/audit").text
     assert "changed the password" in log and "signed out of every browser" in log
+
+
+def test_settings_and_organisations_before_answers_arrive(app):
+    f = signed_in(app)
+    aid, links = f.create("Settings", ORGS)
+    page = f.get(f"/assessments/{aid}/settings").text
+    assert "protects anonymity" in page and "reports more gaps" in page            # each effect explained
+    r = f.post(f"/assessments/{aid}/settings", {"min_group": "1", "gap": "2", "once": once(page)})
+    assert r.status_code == 400 and "minimum group size is a whole number" in r.text
+    r = f.post(f"/assessments/{aid}/settings", {"min_group": "4", "gap": "2", "show_individual": "1", "once": once(r.text)})
+    assert "minimum group size 4" in r.text and "gap threshold 2.0" in r.text and "respondents see" in r.text
+    page = f.get(f"/assessments/{aid}/settings").text
+    f.post(f"/assessments/{aid}/organisations", {"add": "Fire Service", "once": once(page)})
+    assert "Fire Service" in f.page
+    Person(app).start(links[ORGS[0]])                                              # someone starts answering
+    page = f.get(f"/assessments/{aid}/settings").text
+    r = f.post(f"/assessments/{aid}/organisations", {"remove": ORGS[0], "once": once(page)})
+    assert r.status_code == 400 and "has responses already" in r.text
+    r = f.post(f"/assessments/{aid}/organisations", {"remove": ORGS[1], "once": once(r.text)})
+    assert r.status_code == 200
+    orgs = re.findall(r'<td class="org">([^<]+)</td>', f.get(f"/assessments/{aid}").text)
+    assert orgs == [ORGS[0], "Fire Service"]
+    log = f.get("/audit").text
+    assert "added Fire Service" in log and f"removed {ORGS[1]}" in log and "minimum group 4" in log

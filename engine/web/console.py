@@ -372,3 +372,91 @@ def sign_out_everywhere(request: Request, user: dict = Depends(_facilitator)) ->
     response = see_other("/login")
     response.headers.append("set-cookie", ctx.cookie(SESSION_COOKIE, "", max_age=0))
     return response
+
+
+# ---- settings and organisations ------------------------------------------------------------------
+
+def update_settings(db: Database, aid: int, min_group: int, gap: float, show_individual: bool) -> None:
+    with db.tx() as conn:
+        conn.execute(update(assessments).where(assessments.c.id == aid)
+                     .values(min_group=min_group, gap=gap, show_individual=show_individual))
+
+
+def add_organisation(db: Database, a: store.Assessment, name: str) -> None:
+    """A new organisation gets a link in the current round (earlier rounds list it with 0)."""
+    with db.tx() as conn:
+        conn.execute(insert(invitations).values(round_id=a.current.id, organisation=name,
+                                                position=len(a.current.links),
+                                                token=secrets.token_urlsafe(store.TOKEN_BYTES)))
+
+
+def remove_organisation(db: Database, a: store.Assessment, name: str) -> str | None:
+    """Only before any answer arrives through its link; an error message otherwise."""
+    link = next((x for x in a.current.links if x.organisation == name), None)
+    if link is None:
+        return f"“{name}” is not an organisation of this round."
+    if link.started:
+        return f"“{name}” has responses already: it can no longer be removed."
+    if len(a.current.links) == 1:
+        return "An assessment needs at least one organisation."
+    with db.tx() as conn:
+        conn.execute(delete(invitations).where(invitations.c.token == link.token))
+    return None
+
+
+def _settings_page(request: Request, a: store.Assessment, errors: dict, status: int = 200) -> Response:
+    from .pages import render
+    return render(request, "settings.html", status, a=a, errors=errors, once=new_form_token())
+
+
+@router.get("/assessments/{aid}/settings")
+def settings(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    return _settings_page(request, _owned(request, user, aid), {})
+
+
+@router.post("/assessments/{aid}/settings", dependencies=[Depends(_csrf)])
+def save_settings(request: Request, aid: int, user: dict = Depends(_facilitator), min_group: str = Form("3"),
+                  gap: str = Form("1.5"), show_individual: str = Form(""), once: str = Form("")) -> Response:
+    from . import validate
+    from .pages import see_other
+    ctx = _ctx(request)
+    a = _owned(request, user, aid)
+    new, errors = validate.check(a.partnership, a.scope, a.organisations, min_group, gap, bool(show_individual))
+    if new is None:
+        return _settings_page(request, a, errors, 400)
+    done = claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}")
+    update_settings(ctx.db, aid, new.min_group, new.gap, new.show_individual)
+    log(ctx.db, user, aid, "settings", f"settings of “{a.partnership}”: minimum group {new.min_group}, gap "
+        f"{new.gap:g}, own diagnosis {'shown' if new.show_individual else 'not shown'}", ctx.clock())
+    finish(ctx.db, once, f"/assessments/{aid}")
+    return see_other(f"/assessments/{aid}")
+
+
+@router.post("/assessments/{aid}/organisations", dependencies=[Depends(_csrf)])
+def organisations(request: Request, aid: int, user: dict = Depends(_facilitator), add: str = Form(""),
+                  remove: str = Form(""), once: str = Form("")) -> Response:
+    from . import validate
+    from .pages import see_other
+    from .results import org_key
+    ctx = _ctx(request)
+    a = _owned(request, user, aid)
+    done = claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}/settings")
+    if a.current.closed:
+        return _settings_page(request, a, {"organisations": "The round is closed: start a new round first."}, 400)
+    if add.strip():
+        name = validate.clean_name(add)
+        if len(name) > validate.MAX_NAME or org_key(name) in {org_key(o) for o in a.organisations}:
+            return _settings_page(request, a, {"organisations": f"“{name[:40]}” is too long or listed already."}, 400)
+        add_organisation(ctx.db, a, name)
+        log(ctx.db, user, aid, "add organisation", f"added {name} to “{a.partnership}”", ctx.clock())
+    elif remove:
+        error = remove_organisation(ctx.db, a, remove)
+        if error:
+            return _settings_page(request, a, {"organisations": error}, 400)
+        log(ctx.db, user, aid, "remove organisation", f"removed {remove} from “{a.partnership}”", ctx.clock())
+    finish(ctx.db, once, f"/assessments/{aid}/settings")
+    return see_other(f"/assessments/{aid}/settings")
