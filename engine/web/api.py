@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ..questionnaire import SCOPES
-from . import auth, respond, store, validate
+from . import auth, console, respond, store, validate
 from .app import Context
 
 router = APIRouter(prefix="/api/v1")
@@ -215,6 +215,7 @@ def create(request: Request, body: AssessmentIn, user: dict = Depends(api_user))
         raise HTTPException(422, [{"where": k, "message": v} for k, v in errors.items()])
     aid = store.create_assessment(ctx.db, user["id"], new.partnership, new.scope, new.organisations,
                                   new.min_group, new.gap, new.show_individual, ctx.clock())
+    console.log(ctx.db, user, aid, "create", f"created “{new.partnership}” through the API", ctx.clock())
     return _out(request, _owned(request, user, aid))
 
 
@@ -225,16 +226,21 @@ def read(request: Request, aid: int, user: dict = Depends(api_user)) -> Assessme
 
 @router.post("/assessments/{aid}/close", response_model=AssessmentOut, tags=["facilitators"])
 def close(request: Request, aid: int, user: dict = Depends(api_user)) -> AssessmentOut:
-    _owned(request, user, aid)
+    a = _owned(request, user, aid)
+    kept = console.part_way(ctx_of(request).db, aid)["part_way"]
     store.close_round(ctx_of(request).db, aid)
+    console.log(ctx_of(request).db, user, aid, "close round", f"closed round {a.current.number} of “{a.partnership}” "
+                f"({kept} part-way responses kept) through the API", ctx_of(request).clock())
     return _out(request, _owned(request, user, aid))
 
 
 @router.post("/assessments/{aid}/rounds", response_model=AssessmentOut, status_code=201, tags=["facilitators"])
 def new_round(request: Request, aid: int, user: dict = Depends(api_user)) -> AssessmentOut:
     """Close the current round and open the next one, with new links for the same organisations."""
-    _owned(request, user, aid)
-    store.new_round(ctx_of(request).db, aid)
+    a = _owned(request, user, aid)
+    number = store.new_round(ctx_of(request).db, aid)
+    console.log(ctx_of(request).db, user, aid, "new round", f"started round {number} of “{a.partnership}” "
+                "through the API", ctx_of(request).clock())
     return _out(request, _owned(request, user, aid))
 
 
