@@ -158,7 +158,9 @@ def test_respondent_on_a_phone_goes_back_reviews_changes_and_never_sees_an_id(se
             watch.check(page)
 
             fac.reload()
-            click(fac, "Close round")
+            with fac.expect_navigation():
+                fac.locator("#close-round").click()                           # asks first
+            click(fac, "Close round 1")
             page.goto(fac.locator("input.link-url").nth(1).input_value())      # the other organisation's link
             watch.check(page)
         finally:
