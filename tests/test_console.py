@@ -105,3 +105,36 @@ def test_settings_and_organisations_before_answers_arrive(app):
     assert orgs == [ORGS[0], "Fire Service"]
     log = f.get("/audit").text
     assert "added Fire Service" in log and f"removed {ORGS[1]}" in log and "minimum group 4" in log
+
+
+def test_archive_hides_closes_and_retention_deletes(db_url, kb):
+    from web_support import Clock
+    clock = Clock()
+    app = make_app(db_url, kb, clock=clock)
+    try:
+        f = signed_in(app)
+        aid, links = f.create("Archive Me", ORGS)
+        keep, _ = f.create("Keep Me", ORGS)
+        p = Person(app)
+        p.start(links[ORGS[0]])
+        p.answer(links[ORGS[0]], ["public"])                                     # part-way, one answer
+        page = f.get(f"/assessments/{aid}/archive").text
+        assert "1 response(s) part-way through are kept" in page
+        r = f.post(f"/assessments/{aid}/archive", {"keep_days": "-3", "once": once(page)})
+        assert r.status_code == 400 and "whole number of days" in r.text
+        f.post(f"/assessments/{aid}/archive", {"keep_days": "30", "once": once(r.text)})
+        main, archived = f.page.split("<h2>Archived</h2>")
+        assert "Archive Me" not in main and "Keep Me" in main and "deleted 30 days after archiving" in archived
+        assert "Round 1 — closed" in f.get(f"/assessments/{aid}").text and ">1</td>" in f.page
+        clock.advance(29 * 86400)
+        f.sign_in()                                                             # the 12-hour session ended meanwhile
+        assert "Archive Me" in f.get("/").text
+        clock.advance(2 * 86400)
+        f.sign_in()
+        assert "Archive Me" not in f.get("/").text and "Keep Me" in f.page
+        assert f.get(f"/assessments/{aid}").status_code == 404
+        assert f.get(f"/assessments/{keep}").status_code == 200
+        log = f.get("/audit").text
+        assert "archived “Archive Me”, to be deleted after 30 days" in log and "30 days after archiving" in log
+    finally:
+        app.state.ctx.db.dispose()

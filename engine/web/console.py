@@ -24,7 +24,8 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import store
-from .db import Database, answers, assessments, audit, form_tokens, invitations, members, responses, rounds, users
+from .db import (Database, answers, archived, assessments, audit, form_tokens, invitations, members, responses,
+                 rounds, users)
 
 router = APIRouter(include_in_schema=False)
 TOKEN_DAYS = 2
@@ -127,6 +128,7 @@ def delete_assessment(db: Database, aid: int) -> None:
         conn.execute(delete(invitations).where(invitations.c.round_id.in_(round_ids)))
         conn.execute(delete(rounds).where(rounds.c.assessment_id == aid))
         conn.execute(delete(members).where(members.c.assessment_id == aid))
+        conn.execute(delete(archived).where(archived.c.assessment_id == aid))
         conn.execute(delete(assessments).where(assessments.c.id == aid))
 
 
@@ -460,3 +462,81 @@ def organisations(request: Request, aid: int, user: dict = Depends(_facilitator)
         log(ctx.db, user, aid, "remove organisation", f"removed {remove} from “{a.partnership}”", ctx.clock())
     finish(ctx.db, once, f"/assessments/{aid}/settings")
     return see_other(f"/assessments/{aid}/settings")
+
+
+# ---- archive and retention ------------------------------------------------------------------------
+KEEP_DAYS = (0, 3650)
+
+
+def archive_states(db: Database) -> dict[int, dict]:
+    with db.tx() as conn:
+        return {r["assessment_id"]: dict(r) for r in conn.execute(select(archived)).mappings()}
+
+
+def archive(db: Database, aid: int, keep_days: int, now: float) -> None:
+    """Close the round (part-way answers kept) and hide the assessment from the list; with
+    keep_days > 0 it is deleted that many days later."""
+    store.close_round(db, aid)
+    with db.tx() as conn:
+        conn.execute(delete(archived).where(archived.c.assessment_id == aid))
+        conn.execute(insert(archived).values(assessment_id=aid, archived_at=now, keep_days=keep_days))
+
+
+def unarchive(db: Database, aid: int) -> None:
+    with db.tx() as conn:
+        conn.execute(delete(archived).where(archived.c.assessment_id == aid))
+
+
+def purge_expired(db: Database, now: float) -> list[tuple[int, str]]:
+    """Delete archived assessments past their retention; each deletion goes in the audit log."""
+    gone = []
+    for aid, state in archive_states(db).items():
+        if state["keep_days"] and now >= state["archived_at"] + state["keep_days"] * 86400:
+            with db.tx() as conn:
+                name, owner = conn.execute(select(assessments.c.partnership, assessments.c.owner_id)
+                                           .where(assessments.c.id == aid)).one()
+            delete_assessment(db, aid)
+            with db.tx() as conn:      # kept under the owner's id, so the owner still reads it afterwards
+                conn.execute(insert(audit).values(at=now, user_id=owner, user_name="retention (automatic)",
+                                                  assessment_id=aid,
+                                                  action="delete", detail=f"deleted “{name}”: "
+                                                  f"{state['keep_days']} days after archiving"))
+            gone.append((aid, name))
+    return gone
+
+
+@router.get("/assessments/{aid}/archive")
+def confirm_archive(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    a = _owned(request, user, aid)
+    return _render(request, "archive.html", a=a, part_way=part_way(_ctx(request).db, aid), error=None, keep_days=90)
+
+
+@router.post("/assessments/{aid}/archive", dependencies=[Depends(_csrf)])
+def do_archive(request: Request, aid: int, user: dict = Depends(_facilitator), keep_days: str = Form("0"),
+               once: str = Form("")) -> Response:
+    from .pages import render, see_other
+    ctx = _ctx(request)
+    a = _owned(request, user, aid)
+    days = int(keep_days) if keep_days.strip().isdigit() else -1
+    if not KEEP_DAYS[0] <= days <= KEEP_DAYS[1]:
+        return render(request, "archive.html", 400, a=a, part_way=part_way(ctx.db, aid), keep_days=keep_days,
+                      error=f"Keep it a whole number of days from {KEEP_DAYS[0]} (for ever) to {KEEP_DAYS[1]}.",
+                      once=new_form_token())
+    done = claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or "/")
+    archive(ctx.db, aid, days, ctx.clock())
+    log(ctx.db, user, aid, "archive", f"archived “{a.partnership}”" + (f", to be deleted after {days} days" if days
+                                                                      else ", kept until deleted"), ctx.clock())
+    finish(ctx.db, once, "/")
+    return see_other("/")
+
+
+@router.post("/assessments/{aid}/unarchive", dependencies=[Depends(_csrf)])
+def do_unarchive(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    from .pages import see_other
+    ctx = _ctx(request)
+    a = _owned(request, user, aid)
+    unarchive(ctx.db, aid)
+    log(ctx.db, user, aid, "unarchive", f"took “{a.partnership}” out of the archive", ctx.clock())
+    return see_other(f"/assessments/{aid}")

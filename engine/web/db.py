@@ -127,6 +127,14 @@ form_tokens = Table(
     Column("created", Float, nullable=False),
 )
 
+# Archived assessments: hidden from the list, answers frozen, deleted `keep_days` after archiving (0: kept).
+archived = Table(
+    "pdx_archived", metadata,
+    Column("assessment_id", Integer, ForeignKey("pdx_assessments.id", ondelete="CASCADE"), primary_key=True),
+    Column("archived_at", Float, nullable=False),
+    Column("keep_days", Integer, nullable=False),
+)
+
 
 # ---- migrations ---------------------------------------------------------------------------------
 # Append a function to change the schema; never edit one that has shipped. The version stored in
@@ -143,7 +151,7 @@ def _v1(conn: Connection) -> None:
 
 def _v2(conn: Connection) -> None:
     """The facilitator's console: co-facilitators, the audit log, one-time form tokens."""
-    metadata.create_all(conn, tables=[members, audit, form_tokens])
+    metadata.create_all(conn, tables=[members, audit, form_tokens, archived])
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]

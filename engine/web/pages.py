@@ -108,8 +108,13 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def dashboard(request: Request, user: dict = Depends(facilitator)) -> Response:
-    items = store.list_assessments(ctx_of(request).db, user["id"])
-    return render(request, "dashboard.html", assessments=items, scopes=SCOPES)
+    from . import console
+    ctx = ctx_of(request)
+    console.purge_expired(ctx.db, ctx.clock())                # retention: archived ones past their time go
+    items = store.list_assessments(ctx.db, user["id"])
+    states = console.archive_states(ctx.db)
+    return render(request, "dashboard.html", assessments=[a for a in items if a.id not in states], scopes=SCOPES,
+                  archived=[(a, states[a.id]) for a in items if a.id in states])
 
 
 @router.get("/assessments/new")
@@ -159,8 +164,10 @@ def assessment_page(request: Request, aid: int, user: dict = Depends(facilitator
     a = _owned(request, user, aid)
     from .console import member_names
     links = [(x, link_url(request, x.token)) for x in a.current.links]
+    from .console import archive_states
     return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0],
-                  members=member_names(ctx_of(request).db, aid), once=_form_token())
+                  members=member_names(ctx_of(request).db, aid), once=_form_token(),
+                  archived=archive_states(ctx_of(request).db).get(aid))
 
 
 @router.post("/assessments/{aid}/close", dependencies=[Depends(csrf_checked)])
