@@ -170,3 +170,32 @@ def test_the_web_asks_the_same_short_questionnaire(app, kb, path):
     rows = store.submitted_rows(app.state.ctx.db, aid)
     assert len(rows) == 1
     assert findings(kb, rows[0][2]) == findings(kb, truth)
+
+
+def test_the_json_api_asks_checklists_too(app, kb):
+    from starlette.testclient import TestClient
+
+    from web_support import PASSWORD
+    c = TestClient(app)
+    token = c.post("/api/v1/auth/token", json={"name": "alice", "password": PASSWORD}).json()["token"]
+    made = c.post("/api/v1/assessments", headers={"Authorization": f"Bearer {token}"},
+                  json={"partnership": "API", "organisations": ["Org"], "scope": "full"}).json()
+    link = made["rounds"][0]["links"][0]["token"]
+    rk = {"X-Response-Key": c.post(f"/api/v1/r/{link}/responses").json()["response_key"]}
+    state = c.get(f"/api/v1/r/{link}/response", headers=rk).json()
+    prompts, lists = 0, 0
+    while state["next"] and prompts < 100:
+        prompts += 1
+        nxt = state["next"]
+        if nxt["type"] == "checklist":
+            lists += 1
+            bad = c.put(f"/api/v1/r/{link}/response/answers/{nxt['id']}", headers=rk, json={"value": ["stair.q01"]})
+            assert bad.status_code == 422
+            value = [nxt["options"][0]["item"]] if lists == 1 else []          # tick the first entry once
+        else:
+            value = None if nxt["id"].startswith("context.") else 2
+        assert c.put(f"/api/v1/r/{link}/response/answers/{nxt['id']}", headers=rk, json={"value": value}).status_code == 200
+        state = c.get(f"/api/v1/r/{link}/response", headers=rk).json()
+    assert state["next"] is None and lists >= 3 and prompts <= LIMIT
+    ones = [k for k, v in state["answers"].items() if v == 1 and not k.startswith("checklist:")]
+    assert ones                                                               # unticked entries: not present

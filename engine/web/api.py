@@ -102,6 +102,7 @@ class Why(BaseModel):
 class Option(BaseModel):
     value: str
     label: str
+    item: str | None = Field(None, description="checklists: the entry's item id (answer with a list of these)")
 
 
 class Question(BaseModel):
