@@ -164,3 +164,33 @@ def test_facilitator_console_in_chromium(server):
             assert "Short-lived Pilot" not in bob.locator("table.audit").inner_text()
         finally:
             browser.close()
+
+
+def test_counts_refresh_without_a_reload(server):
+    """The assessment page runs one self-hosted script (allowed there only) fed by server-sent events."""
+    srv, sync_playwright = server
+    base = srv.base
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            fac = browser.new_context().new_page()
+            errors: list[str] = []
+            fac.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            fac.goto(base + "/login")
+            sign_in(fac, "alice")
+            new_assessment_form(fac, base, "Live Counts")
+            click(fac, "Create and get the links")
+            response = fac.reload()
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1]
+            assert "script-src" not in fac.request.get(base + "/").headers["content-security-policy"]
+            fac.evaluate("window.notReloaded = true")
+            link = fac.locator("input.link-url").first.input_value()
+            part_way(browser, link, 1)
+            from playwright.sync_api import expect
+            expect(fac.locator("td.started").first).to_have_text("1", timeout=20000)
+            assert fac.evaluate("window.notReloaded") is True
+            assert fac.locator("#live-note").inner_text() == "Counts update by themselves."
+            assert errors == []
+        finally:
+            browser.close()

@@ -98,6 +98,8 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 for key, header in SECURITY_HEADERS.items():
                     headers[key] = header
+                if scope["state"].get("csp"):                 # a page that loads our own script (console.py)
+                    headers["content-security-policy"] = scope["state"]["csp"]
                 if not path.startswith("/static/"):
                     headers["cache-control"] = "no-store"
                 if fresh and not path.startswith("/api/"):

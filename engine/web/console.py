@@ -540,3 +540,57 @@ def do_unarchive(request: Request, aid: int, user: dict = Depends(_facilitator))
     unarchive(ctx.db, aid)
     log(ctx.db, user, aid, "unarchive", f"took “{a.partnership}” out of the archive", ctx.clock())
     return see_other(f"/assessments/{aid}")
+
+
+# ---- live counts --------------------------------------------------------------------------------
+LIVE_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; script-src 'self'; connect-src 'self'")
+EVENTS_SECONDS = 2.0
+EVENTS_FOR = 15 * 60          # a stream ends after 15 minutes; the browser's EventSource reconnects
+
+
+def allow_live_script(request: Request) -> None:
+    """The assessment page may run /static/live.js (our own file, nothing inline) and open the
+    event stream; every other page keeps the policy that allows no script."""
+    request.state.csp = LIVE_CSP
+
+
+@router.get("/static/live.js", include_in_schema=False)
+def live_js() -> Response:
+    from importlib import resources
+    body = resources.files("partnerdx.web").joinpath("static/live.js").read_text(encoding="utf-8")
+    return Response(body, media_type="text/javascript", headers={"cache-control": "public, max-age=3600"})
+
+
+@router.get("/assessments/{aid}/events")
+async def events(request: Request, aid: int, user: dict = Depends(_facilitator)) -> Response:
+    """Server-sent events: the current round's counts whenever they change."""
+    import asyncio
+    import json
+
+    from fastapi.responses import StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+    ctx = _ctx(request)
+    _owned(request, user, aid)
+
+    def snapshot() -> dict | None:
+        a = store.get_assessment(ctx.db, user["id"], aid)
+        if a is None:
+            return None
+        return {"round": a.current.number, "submitted": a.current.submitted,
+                "links": [{"started": x.started, "submitted": x.submitted} for x in a.current.links]}
+
+    async def stream():
+        last = None
+        started = time.monotonic()
+        yield "retry: 5000\n\n"
+        while time.monotonic() - started < EVENTS_FOR and not await request.is_disconnected():
+            now = await run_in_threadpool(snapshot)
+            if now is None:
+                break
+            if now != last:
+                last = now
+                yield f"event: counts\ndata: {json.dumps(now)}\n\n"
+            await asyncio.sleep(EVENTS_SECONDS)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})

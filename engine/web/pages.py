@@ -164,7 +164,8 @@ def assessment_page(request: Request, aid: int, user: dict = Depends(facilitator
     a = _owned(request, user, aid)
     from .console import member_names
     links = [(x, link_url(request, x.token)) for x in a.current.links]
-    from .console import archive_states
+    from .console import allow_live_script, archive_states
+    allow_live_script(request)
     return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0],
                   members=member_names(ctx_of(request).db, aid), once=_form_token(),
                   archived=archive_states(ctx_of(request).db).get(aid))
