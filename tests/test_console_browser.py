@@ -166,8 +166,9 @@ def test_facilitator_console_in_chromium(server):
             browser.close()
 
 
-def test_counts_refresh_without_a_reload(server):
-    """The assessment page runs one self-hosted script (allowed there only) fed by server-sent events."""
+def test_counts_refresh_without_a_reload_and_links_copy(server):
+    """The assessment page runs one self-hosted script (allowed there only): counts fed by server-sent
+    events, and copy buttons that put the whole link on the clipboard."""
     srv, sync_playwright = server
     base = srv.base
     with sync_playwright() as p:
@@ -191,6 +192,10 @@ def test_counts_refresh_without_a_reload(server):
             expect(fac.locator("td.started").first).to_have_text("1", timeout=20000)
             assert fac.evaluate("window.notReloaded") is True
             assert fac.locator("#live-note").inner_text() == "Counts update by themselves."
+            fac.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+            fac.locator("button.copy").first.click()
+            expect(fac.locator("button.copy").first).to_have_text("Copied")
+            assert fac.evaluate("navigator.clipboard.readText()") == link
             assert errors == []
         finally:
             browser.close()
