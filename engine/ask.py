@@ -17,7 +17,7 @@ from . import sessions
 from .answers import AnswerSet, check_value
 from .inference import diagnose
 from .kb import KnowledgeBase
-from .questionnaire import SCOPES, Questionnaire
+from .questionnaire import SCOPES, Questionnaire, estimate, is_checklist, scopes
 
 HELP = "Answer, or: ? / why · back · skip · report · quit"
 
@@ -32,10 +32,11 @@ class Terminal:
         self.kb, self.session = kb, session
         self.out = console or Console(highlight=False)
         self._read = read or input
-        self.q = Questionnaire(kb, session.scope or "full", session.answers, session.skipped)
+        self.q = Questionnaire(kb, session.scope or "full", session.answers, session.skipped, session.checklists)
         self.announced: set[str] = set()
         self.irrelevant_seen = 0
         self.previous: dict = {}             # item -> the answer withdrawn by `back`, shown when re-asked
+        self.removed_seen: set[str] = set()
 
     # ---- input ----------------------------------------------------------------------------------
     def read(self, prompt: str) -> str:
@@ -55,8 +56,38 @@ class Terminal:
         """The answers so far under the partnership's name, so that reports carry it."""
         return AnswerSet(self.q.answers, self.session.partnership)
 
+    def show_length(self) -> None:
+        """Said before the first question: how long this scope takes."""
+        e = estimate(self.kb, self.q.scope)
+        self.out.print(f"{escape(scopes(self.kb)[self.q.scope][0])}: about {e['questions']} questions, {e['minutes']} minutes. "
+                       "Lists of problems come as checklists: tick what you see, rate only those.")
+
+    def show_checklist(self, key: str) -> None:
+        c = self.q.checklist(key)
+        self.out.print()
+        self.out.print(f"[bold]{escape(c['title'])}[/bold]")
+        self.out.print(escape(c["text"]))
+        for n, e in enumerate(c["entries"], start=1):
+            self.out.print(f"  {n}. {escape(e['title'])}: {escape(e['text'])}")
+        self.out.print("  (type the numbers you see, e.g. 1,3 — or 'none')")
+        self.out.print(f"[dim]{HELP}[/dim]")
+
+    def parse_checklist(self, key: str, text: str) -> tuple[list | None, str | None]:
+        entries = self.q.checklist(key)["entries"]
+        if text.lower() in ("none", "0", "-"):
+            return [], None
+        chosen = []
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            if not part.isdigit() or not 1 <= int(part) <= len(entries):
+                return None, f"type numbers from 1 to {len(entries)} separated by commas, or 'none'"
+            chosen.append(entries[int(part) - 1]["id"])
+        return (chosen, None) if chosen else (None, "type the numbers you see, or 'none'")
+
     def show_question(self, item: str) -> None:
         """The question under its title (the id is in the prompt, for scripts; `why` gives detail)."""
+        if is_checklist(item):
+            self.show_checklist(item)
+            return
         q = self.kb.questions[item]
         self.out.print()
         self.out.print(f"[bold]{escape(q.title)}[/bold]")
@@ -117,6 +148,10 @@ class Terminal:
             if c is not None:
                 self.out.print(f"[green]So far:[/green] {escape(c.title)} — because "
                                f"{escape(c.justifications[0].because)}")
+        for r in self.q.removed():
+            if r["reason"] not in self.removed_seen:
+                self.removed_seen.add(r["reason"])
+                self.out.print(f"[dim]Not asked ({len(r['items'])} question(s)): {escape(r['reason'])}[/dim]")
         p = self.q.progress()
         if p.skipped_irrelevant > self.irrelevant_seen:
             self.out.print(f"[dim]{p.skipped_irrelevant} question(s) in this scope can no longer change any "
@@ -141,6 +176,7 @@ class Terminal:
 
     def save(self) -> None:
         self.session.answers, self.session.skipped = self.q.answers, self.q.skipped
+        self.session.checklists = self.q.checklists
         self.session.save()
 
     # ---- the loop ---------------------------------------------------------------------------------
@@ -148,6 +184,8 @@ class Terminal:
         """Ask until nothing relevant is left (True) or the user quits (False). Saves every step."""
         forced: str | None = None
         try:
+            if not self.session.history:
+                self.show_length()
             self.think_aloud()
             while True:
                 item = forced or self.q.next_item()
@@ -176,6 +214,21 @@ class Terminal:
                         self.q.undo(previous)
                         self.save()
                         forced = previous
+                        break
+                    elif low in ("skip", "unknown", "s") and is_checklist(item):
+                        self.q.skip_checklist(item)
+                        self.session.history.append(item)
+                        self.save()
+                        break
+                    elif is_checklist(item):
+                        ticked, error = self.parse_checklist(item, text)
+                        if error:
+                            self.out.print(f"[red]{escape(error)}[/red]")
+                            continue
+                        self.q.answer_checklist(item, ticked)
+                        self.session.history.append(item)
+                        self.save()
+                        self.think_aloud()
                         break
                     elif low in ("skip", "unknown", "s"):
                         self.previous.pop(item, None)
@@ -211,13 +264,17 @@ def ask_name(console: Console, read: Callable[[str], str]) -> str | None:
     return text or None
 
 
-def choose_scope(console: Console, read: Callable[[str], str], modules: dict | None = None) -> str:
+def choose_scope(console: Console, read: Callable[[str], str], modules: dict | None = None,
+                 kb: KnowledgeBase | None = None) -> str:
     """Ask which module to answer; `modules` comes from the knowledge base (overlays add some)."""
     modules = modules or SCOPES
     keys = list(modules)
     console.print("What would you like to do?")
+    from .kb import load_kb
+    kb = kb or load_kb()
     for n, k in enumerate(keys, start=1):
-        console.print(f"  {n}. {modules[k][0]} [{k}]")
+        e = estimate(kb, k)
+        console.print(f"  {n}. {modules[k][0]} [{k}]: about {e['questions']} questions, {e['minutes']} min")
     while True:
         try:
             text = read("scope> ").strip().lower()
@@ -243,6 +300,7 @@ def finish(kb: KnowledgeBase, term: Terminal) -> None:
     p = term.q.progress()
     term.out.print(f"\nAll relevant questions answered ({p.skipped_irrelevant} not needed).\n")
     term.show_report()
+    show_from_checklists(term)
     try:
         path = term.read("Write the report to a file (.md or .html), or press Enter to finish> ")
     except Quit:
@@ -251,6 +309,16 @@ def finish(kb: KnowledgeBase, term: Terminal) -> None:
         fmt = "html" if path.lower().endswith((".html", ".htm")) else "markdown"
         write_atomic(Path(path), render(kb, diagnose(kb, term.answer_set()), fmt))
         term.out.print(f"Wrote {escape(path)}")
+
+
+def show_from_checklists(term: Terminal) -> None:
+    """The report's note on answers that came from a checklist, not from a rating."""
+    recorded = term.q.from_checklists()
+    if recorded:
+        term.out.print(f"\nFrom checklists ({len(recorded)} answers not rated one by one):")
+        for item, label in recorded:
+            term.out.print(f"  - {escape(term.kb.questions[item].title)}: {escape(label)} "
+                           f"(recorded as {term.q.answers[item]}, not ticked in the checklist)")
 
 
 def stdin_is_tty() -> bool:

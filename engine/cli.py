@@ -376,7 +376,7 @@ def ask(ctx, args, name, force_new, option, partnership, scope, module):
             if not session.partnership:
                 session.partnership = terminal.ask_name(term_console, input)
                 session.save()
-            session.scope = terminal.choose_scope(term_console, input, modules)
+            session.scope = terminal.choose_scope(term_console, input, modules, kb)
         except terminal.Quit:
             saved_and_leave()
             return

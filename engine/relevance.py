@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conditions import atom_truth, atoms
+from .conditions import atom_truth, atoms, compare, truth
 from .kb import KnowledgeBase
 from .model import All, Atom, Cond, Not
 
@@ -29,22 +29,32 @@ class Range:
         return self.lo is not None and self.lo == self.hi and not self.may_be_unknown
 
 
-def _input_range(ident: str, answers: dict, ranges: dict[str, Range]) -> Range:
+def _input_range(ident: str, answers: dict, ranges: dict[str, Range], screened: dict | None = None) -> Range:
     if ident in ranges:
         return ranges[ident]
+    if screened and ident in screened:
+        lo, hi = screened[ident]
+        return Range(float(lo), float(hi), False)
     v = answers.get(ident)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return Range(float(v), float(v), False)
     return Range(*SCALE, True)
 
 
-def score_ranges(kb: KnowledgeBase, answers: dict) -> dict[str, Range]:
-    """The values each score could still take as unanswered inputs get answered (or not)."""
+def score_ranges(kb: KnowledgeBase, answers: dict, screened: dict | None = None) -> dict[str, Range]:
+    """The values each score could still take as unanswered inputs get answered (or not).
+
+    `screened` items (an unticked checklist entry) are answered, but only known to lie in a range:
+    they count as answered and contribute their range to a mean, sum, min or max."""
     ranges: dict[str, Range] = {}
     for s in kb.scores.values():
-        inputs = [_input_range(i, answers, ranges) for i in s.inputs]
+        inputs = [_input_range(i, answers, ranges, screened) for i in s.inputs]
         known = [r for r in inputs if r.fixed]
         open_ = [r for r in inputs if not r.fixed]
+        sure: list[Range] = []
+        if s.fn in ("mean", "sum", "min", "max"):
+            sure = [r for r in open_ if not r.may_be_unknown and r.lo is not None]
+            open_ = [r for r in open_ if r.may_be_unknown or r.lo is None]
         need = max(s.min_answered, 1)
         if s.fn == "diff":
             a, b = inputs
@@ -53,23 +63,24 @@ def score_ranges(kb: KnowledgeBase, answers: dict) -> dict[str, Range]:
             else:
                 ranges[s.id] = Range(a.lo - b.hi, a.hi - b.lo, a.may_be_unknown or b.may_be_unknown)
             continue
-        k, m = len(known), len(open_)
+        k, m = len(known) + len(sure), len(open_)
         can_stay_unknown = k < need or any(r.may_be_unknown and r.lo is None for r in open_)
         if k + m < need:
             ranges[s.id] = Range(None, None, True)
             continue
         lo_vals, hi_vals = [], []
-        total = sum(r.lo for r in known)
+        total_lo = sum(r.lo for r in known) + sum(r.lo for r in sure)
+        total_hi = sum(r.lo for r in known) + sum(r.hi for r in sure)
         for j in range(max(0, need - k), m + 1):
             n = k + j
             if n == 0:
                 continue
             if s.fn == "mean":
-                lo_vals.append((total + j * SCALE[0]) / n)
-                hi_vals.append((total + j * SCALE[1]) / n)
+                lo_vals.append((total_lo + j * SCALE[0]) / n)
+                hi_vals.append((total_hi + j * SCALE[1]) / n)
             elif s.fn == "sum":
-                lo_vals.append(total + j * SCALE[0])
-                hi_vals.append(total + j * SCALE[1])
+                lo_vals.append(total_lo + j * SCALE[0])
+                hi_vals.append(total_hi + j * SCALE[1])
             elif s.fn == "count":
                 lo_vals.append(float(n))
                 hi_vals.append(float(n))
@@ -79,13 +90,15 @@ def score_ranges(kb: KnowledgeBase, answers: dict) -> dict[str, Range]:
                 lo_vals.append(float(hits))
                 hi_vals.append(float(hits + j))
             elif s.fn == "min":
-                base = min((r.lo for r in known), default=SCALE[1])
-                lo_vals.append(SCALE[0] if j else base)
-                hi_vals.append(base if k else SCALE[1])
+                los = [r.lo for r in known] + [r.lo for r in sure]
+                his = [r.lo for r in known] + [r.hi for r in sure]
+                lo_vals.append(min(los + ([SCALE[0]] if j else []), default=SCALE[1]))
+                hi_vals.append(min(his) if his else SCALE[1])
             elif s.fn == "max":
-                base = max((r.lo for r in known), default=SCALE[0])
-                lo_vals.append(base if k else SCALE[0])
-                hi_vals.append(SCALE[1] if j else base)
+                los = [r.lo for r in known] + [r.lo for r in sure]
+                his = [r.lo for r in known] + [r.hi for r in sure]
+                lo_vals.append(max(los) if los else SCALE[0])
+                hi_vals.append(max(his + ([SCALE[1]] if j else []), default=SCALE[0]))
         if not lo_vals:
             ranges[s.id] = Range(None, None, True)
         else:
@@ -112,11 +125,16 @@ def _compare_possible(op: str, r: Range, value: float) -> set:
     return out
 
 
-def _atom_possible(kb: KnowledgeBase, atom: Atom, answers: dict, ranges: dict, facts: dict) -> set:
+def _atom_possible(kb: KnowledgeBase, atom: Atom, answers: dict, ranges: dict, facts: dict,
+                   screened: dict | None = None) -> set:
     if atom.kind == "fact":
         return facts.get(atom.ref, {F})
     if atom.kind == "score":
         return _compare_possible(atom.op, ranges[atom.ref], float(atom.value))
+    if screened and atom.ref in screened:
+        if atom.kind in ("answered", "unanswered"):
+            return {atom.kind == "answered"}
+        return {compare(atom.op, x, atom.value) for x in _points(screened[atom.ref], [atom])}
     if atom.ref in answers:
         return {atom_truth(atom, answers, {}, set())}
     if atom.kind == "answered":
@@ -126,13 +144,54 @@ def _atom_possible(kb: KnowledgeBase, atom: Atom, answers: dict, ranges: dict, f
     return {T, F, U}   # an unanswered item may take any value, or stay unanswered
 
 
-def _combine(cond: Cond, leaf) -> set:
+def _points(span: tuple, tests: list[Atom]) -> list[float]:
+    """Values of one variable in span [lo, hi] at which every test of it can change: the ends,
+    each threshold inside and its neighbours, and the whole numbers between (answers are 1-5)."""
+    lo, hi = float(span[0]), float(span[1])
+    pts = {lo, hi} | {float(n) for n in range(int(lo), int(hi) + 1) if lo <= n <= hi}
+    for a in tests:
+        if isinstance(a.value, (int, float)) and not isinstance(a.value, bool):
+            for x in (a.value - 1e-6, float(a.value), a.value + 1e-6):
+                if lo <= x <= hi:
+                    pts.add(x)
+    return sorted(pts)
+
+
+def _one_variable(cond: Cond, ranges: dict, screened: dict | None) -> set | None:
+    """The exact possible truth values of a group that tests one score (or one screened item)
+    only, such as `x < 3 or x >= 3`; None when it tests more than one thing. Kleene logic alone
+    would call that tautology undecided while x is open, and keep asking questions for nothing."""
+    tests = atoms(cond)
+    refs = {(a.kind, a.ref) for a in tests}
+    if len(refs) != 1 or any(a.op is None or not isinstance(a.value, (int, float)) for a in tests):
+        return None
+    kind, ref = next(iter(refs))
+    if kind == "score":
+        r = ranges.get(ref)
+        if r is None or r.lo is None:
+            return None
+        span, unknown = (r.lo, r.hi), r.may_be_unknown
+    elif kind == "item" and screened and ref in screened:
+        span, unknown = screened[ref], False
+    else:
+        return None
+    out = {truth(cond, lambda a, x=x: compare(a.op, x, a.value)) for x in _points(span, tests)}
+    if unknown:
+        out.add(truth(cond, lambda a: None))
+    return out
+
+
+def _combine(cond: Cond, leaf, exact=None) -> set:
     if isinstance(cond, Atom):
         return leaf(cond)
+    if exact is not None:
+        found = exact(cond)
+        if found is not None:
+            return found
     if isinstance(cond, Not):
-        return {None if v is None else not v for v in _combine(cond.part, leaf)}
+        return {None if v is None else not v for v in _combine(cond.part, leaf, exact)}
     out: set = set()
-    sets = [_combine(p, leaf) for p in cond.parts]
+    sets = [_combine(p, leaf, exact) for p in cond.parts]
     is_all = isinstance(cond, All)
     # Kleene AND/OR over every combination of possible values (sets are at most 3 values each)
     acc = {T} if is_all else {F}
@@ -175,11 +234,16 @@ def _fires(possible: set) -> set:
     return {T} if possible == {T} else ({F} if T not in possible else {T, F})
 
 
-def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
-    ranges = score_ranges(kb, answers)
+def rule_status(kb: KnowledgeBase, answers: dict, screened: dict | None = None) -> Status:
+    """`screened`: item -> (lo, hi) for answers known only to lie in a range (an unticked
+    checklist entry); such items count as answered, and may still be asked to drill down."""
+    if screened:
+        answers = {k: v for k, v in answers.items() if k not in screened}
+    ranges = score_ranges(kb, answers, screened)
     facts: dict[str, set] = {}
     outcome: dict[str, set] = {}
-    leaf = lambda a: _atom_possible(kb, a, answers, ranges, facts)  # noqa: E731
+    leaf = lambda a: _atom_possible(kb, a, answers, ranges, facts, screened)  # noqa: E731
+    exact = lambda c: _one_variable(c, ranges, screened)  # noqa: E731
     order = _rule_order(kb)
     if order is not None:
         # Dependency order: every fact a rule tests is final before the rule is read, so one pass
@@ -187,14 +251,14 @@ def rule_status(kb: KnowledgeBase, answers: dict) -> Status:
         by_index: dict[int, set] = {}
         for i in order:
             rule = kb.rules[i]
-            o = by_index[i] = _fires(_combine(rule.when, leaf))
+            o = by_index[i] = _fires(_combine(rule.when, leaf, exact))
             prev = facts.get(rule.concludes, {F})
             facts[rule.concludes] = {T} if (o == {T} or prev == {T}) else (prev | o)
         outcome = {r.id: by_index[i] for i, r in enumerate(kb.rules)}
     for _ in range(0 if order is not None else len(kb.rules) + 1):   # a cycle: iterate to the fixpoint
         changed = False
         for rule in kb.rules:
-            fires = _fires(_combine(rule.when, leaf))
+            fires = _fires(_combine(rule.when, leaf, exact))
             if outcome.get(rule.id) != fires:
                 outcome[rule.id] = fires
                 changed = True
@@ -248,14 +312,23 @@ class _Feeds:
 
 
 def relevant_items(kb: KnowledgeBase, answers: dict, scope: set[str] | None = None,
-                   status: Status | None = None, rules: set[str] | None = None) -> list[str]:
-    """Unanswered items (in scope) that can still change an undecided rule (of `rules`), in KB order."""
-    status = status or rule_status(kb, answers)
+                   status: Status | None = None, rules: set[str] | None = None,
+                   screened: dict | None = None, weights: dict | None = None) -> list[str]:
+    """Unanswered items (in scope) that can still change an undecided rule (of `rules`), in KB order.
+    `weights`, when given, is filled with item -> the number of undecided rules testing it directly
+    (the questionnaire asks those first: one answer settles more)."""
+    status = status or rule_status(kb, answers, screened)
+    if screened:
+        answers = {k: v for k, v in answers.items() if k not in screened}
     feeds = _Feeds(kb, answers, status)
     found: set[str] = set()
     for rid in status.undecided:
         if rules is None or rid in rules:
             found |= feeds.of_rule(rid)
+            if weights is not None:
+                for atom in status.open_atoms.get(rid, []):
+                    if atom.kind == "item":
+                        weights[atom.ref] = weights.get(atom.ref, 0) + 1
     return [q for q in kb.questions if q in found and (scope is None or q in scope)]
 
 

@@ -41,6 +41,7 @@ class Session:
     answers: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
     history: list = field(default_factory=list)       # item ids in the order they were answered/skipped
+    checklists: dict = field(default_factory=dict)    # instrument -> ticked / recorded-by-checklist items
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     version: int = VERSION

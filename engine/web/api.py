@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ..questionnaire import SCOPES
-from . import auth, padding, release, respond, store, validate
+from . import auth, console, padding, release, respond, store, validate
 from .app import Context
 
 router = APIRouter(prefix="/api/v1")
@@ -106,6 +106,7 @@ class Why(BaseModel):
 class Option(BaseModel):
     value: str
     label: str
+    item: str | None = Field(None, description="checklists: the entry's item id (answer with a list of these)")
 
 
 class Question(BaseModel):
@@ -113,7 +114,7 @@ class Question(BaseModel):
     title: str
     text: str
     help: str
-    type: Literal["rated", "choice", "multi"]
+    type: Literal["rated", "choice", "multi", "checklist"]
     scale: dict | None = Field(None, description="rated questions: {low, high, min, max}")
     options: list[Option] | None = None
     value: Any = Field(None, description="the answer already given, if any")
@@ -226,6 +227,7 @@ def create(request: Request, body: AssessmentIn, user: dict = Depends(api_user))
         raise HTTPException(422, [{"where": k, "message": v} for k, v in errors.items()])
     aid = store.create_assessment(ctx.db, user["id"], new.partnership, new.scope, new.organisations,
                                   new.min_group, new.gap, new.show_individual, ctx.clock())
+    console.log(ctx.db, user, aid, "create", f"created “{new.partnership}” through the API", ctx.clock())
     return _out(request, _owned(request, user, aid))
 
 
@@ -236,16 +238,21 @@ def read(request: Request, aid: int, user: dict = Depends(api_user)) -> Assessme
 
 @router.post("/assessments/{aid}/close", response_model=AssessmentOut, tags=["facilitators"])
 def close(request: Request, aid: int, user: dict = Depends(api_user)) -> AssessmentOut:
-    _owned(request, user, aid)
+    a = _owned(request, user, aid)
+    kept = console.part_way(ctx_of(request).db, aid)["part_way"]
     store.close_round(ctx_of(request).db, aid)
+    console.log(ctx_of(request).db, user, aid, "close round", f"closed round {a.current.number} of “{a.partnership}” "
+                f"({kept} part-way responses kept) through the API", ctx_of(request).clock())
     return _out(request, _owned(request, user, aid))
 
 
 @router.post("/assessments/{aid}/rounds", response_model=AssessmentOut, status_code=201, tags=["facilitators"])
 def new_round(request: Request, aid: int, user: dict = Depends(api_user)) -> AssessmentOut:
     """Close the current round and open the next one, with new links for the same organisations."""
-    _owned(request, user, aid)
-    store.new_round(ctx_of(request).db, aid)
+    a = _owned(request, user, aid)
+    number = store.new_round(ctx_of(request).db, aid)
+    console.log(ctx_of(request).db, user, aid, "new round", f"started round {number} of “{a.partnership}” "
+                "through the API", ctx_of(request).clock())
     return _out(request, _owned(request, user, aid))
 
 
@@ -326,7 +333,8 @@ def put_answer(request: Request, token: str, item: str, body: AnswerIn, x_respon
     if error:
         raise HTTPException(422, [{"where": item, "message": error}])
     try:
-        store.save_answer(ctx.db, resp.id, item, value)
+        _, values, remove = respond.apply(ctx.kb, inv.scope, resp, item, value, skip=value is None)
+        store.save_answers(ctx.db, resp.id, values, remove)
     except store.Conflict as exc:
         raise HTTPException(409, str(exc)) from None
     return Saved(item=item, value=value)
@@ -358,5 +366,6 @@ def submit(request: Request, token: str, x_response_key: str | None = KEY) -> Su
         from ..answers import AnswerSet
         from ..explain import diagnosis_json
         from ..inference import diagnose
-        diagnosis = diagnosis_json(ctx.kb, diagnose(ctx.kb, AnswerSet(resp.answers, inv.partnership)))
+        answers = {k: v for k, v in resp.answers.items() if not respond.is_checklist(k)}
+        diagnosis = diagnosis_json(ctx.kb, diagnose(ctx.kb, AnswerSet(answers, inv.partnership)))
     return Submitted(submitted=True, diagnosis=diagnosis)

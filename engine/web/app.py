@@ -109,6 +109,8 @@ class Guard:
                 headers = MutableHeaders(scope=message)
                 for key, header in SECURITY_HEADERS.items():
                     headers[key] = header
+                if scope["state"].get("csp"):                 # a page that loads our own script (console.py)
+                    headers["content-security-policy"] = scope["state"]["csp"]
                 if not path.startswith("/static/"):
                     headers["cache-control"] = "no-store"
                 if self.ctx.behind_tls or scope.get("scheme") == "https":
@@ -160,7 +162,7 @@ def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,
     from pathlib import Path
 
     from ..kb import load_kb
-    from . import api, pages
+    from . import api, console, pages
     db = database or open_database(db_url)
     if kb is None:
         kb = load_kb(tuple(Path(p) for p in overlays))
@@ -174,6 +176,7 @@ def create_app(db_url: str | None = None, *, kb: KnowledgeBase | None = None,
                               "POST /api/v1/r/{token}/responses (header X-Response-Key).")
     app.state.ctx = ctx
     app.include_router(pages.router)
+    app.include_router(console.router)
     app.include_router(api.router)
     css = stylesheet()
 

@@ -101,6 +101,40 @@ answers = Table(
     Column("seq", Integer, nullable=False),
 )
 
+# Co-facilitators: accounts that may see and run an assessment besides its owner.
+members = Table(
+    "pdx_members", metadata,
+    Column("assessment_id", Integer, ForeignKey("pdx_assessments.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("pdx_users.id", ondelete="CASCADE"), primary_key=True),
+)
+# What facilitators did (who, what, when): never anything about respondents.
+audit = Table(
+    "pdx_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("user_id", Integer, nullable=True),
+    Column("user_name", String(64), nullable=False),
+    Column("assessment_id", Integer, nullable=True, index=True),
+    Column("action", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+# One-time form tokens: a form submitted twice does its action once (the second gets the first's result).
+form_tokens = Table(
+    "pdx_form_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("created", Float, nullable=False),
+)
+
+# Archived assessments: hidden from the list, answers frozen, deleted `keep_days` after archiving (0: kept).
+archived = Table(
+    "pdx_archived", metadata,
+    Column("assessment_id", Integer, ForeignKey("pdx_assessments.id", ondelete="CASCADE"), primary_key=True),
+    Column("archived_at", Float, nullable=False),
+    Column("keep_days", Integer, nullable=False),
+)
+
 
 # ---- migrations ---------------------------------------------------------------------------------
 # Append a function to change the schema; never edit one that has shipped. The version stored in
@@ -115,7 +149,12 @@ def _v1(conn: Connection) -> None:
     conn.execute(meta.insert().values(key="secret_key", value=secrets.token_hex(32)))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    """The facilitator's console: co-facilitators, the audit log, one-time form tokens."""
+    metadata.create_all(conn, tables=[members, audit, form_tokens, archived])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 LATEST = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from . import auth, padding, release, respond, results, store, validate
 from .app import CSRF_COOKIE, RESPONDENT_COOKIE, SESSION_COOKIE, Context
-from ..questionnaire import SCOPES
+from ..questionnaire import SCOPES, checklist_of, estimate, is_checklist
 
 router = APIRouter(include_in_schema=False)
 RESPONDENT_DAYS = 60
@@ -63,7 +63,8 @@ def facilitator(request: Request) -> dict:
     token = request.cookies.get(SESSION_COOKIE)
     user = store.session_user(ctx.db, token, "cookie", ctx.clock()) if token else None
     if user is None:
-        raise SignInRequired(request.url.path)
+        from .console import page_of
+        raise SignInRequired(request.url.path if request.method in ("GET", "HEAD") else page_of(request.url.path))
     request.state.user = user
     return user
 
@@ -124,31 +125,44 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def dashboard(request: Request, user: dict = Depends(facilitator)) -> Response:
-    items = store.list_assessments(ctx_of(request).db, user["id"])
+    from . import console
+    ctx = ctx_of(request)
+    console.purge_expired(ctx.db, ctx.clock())                # retention: archived ones past their time go
+    items = store.list_assessments(ctx.db, user["id"])
+    states = console.archive_states(ctx.db)
     totals = {a.id: release.counts(a).submitted_total for a in items}
-    return render(request, "dashboard.html", assessments=items, scopes=SCOPES, submitted_total=totals)
+    return render(request, "dashboard.html", assessments=[a for a in items if a.id not in states], scopes=SCOPES,
+                  archived=[(a, states[a.id]) for a in items if a.id in states], submitted_total=totals)
 
 
 @router.get("/assessments/new")
 def new_form(request: Request, user: dict = Depends(facilitator)) -> Response:
     return render(request, "new.html", form={"partnership": "", "scope": "staircase", "organisations": "",
                                              "min_group": 3, "gap": 1.5, "show_individual": False},
-                  errors={}, scopes=respond.scope_choices())
+                  errors={}, scopes=respond.scope_choices(), once=_form_token())
 
 
 @router.post("/assessments/new", dependencies=[Depends(csrf_checked)])
 def create(request: Request, user: dict = Depends(facilitator), partnership: str = Form(""),
            scope: str = Form(""), organisations: str = Form(""), min_group: str = Form("3"),
-           gap: str = Form("1.5"), show_individual: str = Form("")) -> Response:
+           gap: str = Form("1.5"), show_individual: str = Form(""), once: str = Form("")) -> Response:
+    from . import console
     ctx = ctx_of(request)
     new, errors = validate.check(partnership, scope, validate.organisations_from_text(organisations), min_group, gap,
                                  bool(show_individual))
     if new is None:
         form = {"partnership": partnership, "scope": scope, "organisations": organisations, "min_group": min_group,
                 "gap": gap, "show_individual": bool(show_individual)}
-        return render(request, "new.html", 400, form=form, errors=errors, scopes=respond.scope_choices())
+        return render(request, "new.html", 400, form=form, errors=errors, scopes=respond.scope_choices(),
+                      once=console.new_form_token())
+    done = console.claim(ctx.db, user["id"], once, ctx.clock())          # submitted twice: one assessment
+    if done is not None:
+        return see_other(done or "/")
     aid = store.create_assessment(ctx.db, user["id"], new.partnership, new.scope, new.organisations, new.min_group,
                                   new.gap, new.show_individual, ctx.clock())
+    console.log(ctx.db, user, aid, "create", f"created “{new.partnership}” ({new.scope}, "
+                f"{len(new.organisations)} organisations)", ctx.clock())
+    console.finish(ctx.db, once, f"/assessments/{aid}")
     return see_other(f"/assessments/{aid}")
 
 
@@ -168,23 +182,48 @@ def link_url(request: Request, token: str) -> str:
 @router.get("/assessments/{aid}")
 def assessment_page(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
     a = _owned(request, user, aid)
+    from .console import member_names
     links = [(x, link_url(request, x.token)) for x in a.current.links]
+    from .console import allow_live_script, archive_states
+    allow_live_script(request)
     return render(request, "assessment.html", a=a, links=links, scope_title=SCOPES[a.scope][0],
-                  counts=release.counts(a))
+                  counts=release.counts(a), members=member_names(ctx_of(request).db, aid), once=_form_token(),
+                  archived=archive_states(ctx_of(request).db).get(aid))
 
 
 @router.post("/assessments/{aid}/close", dependencies=[Depends(csrf_checked)])
-def close(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
-    _owned(request, user, aid)
-    store.close_round(ctx_of(request).db, aid)
+def close(request: Request, aid: int, user: dict = Depends(facilitator), once: str = Form("")) -> Response:
+    from . import console
+    ctx = ctx_of(request)
+    done = console.claim(ctx.db, user["id"], once, ctx.clock())
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}")
+    a = _owned(request, user, aid)
+    kept = console.part_way(ctx.db, aid)["part_way"]
+    store.close_round(ctx.db, aid)
+    console.log(ctx.db, user, aid, "close round", f"closed round {a.current.number} of “{a.partnership}” "
+                f"({kept} part-way responses kept)", ctx.clock())
+    console.finish(ctx.db, once, f"/assessments/{aid}")
     return see_other(f"/assessments/{aid}")
 
 
 @router.post("/assessments/{aid}/rounds", dependencies=[Depends(csrf_checked)])
-def next_round(request: Request, aid: int, user: dict = Depends(facilitator)) -> Response:
-    _owned(request, user, aid)
-    store.new_round(ctx_of(request).db, aid)
+def next_round(request: Request, aid: int, user: dict = Depends(facilitator), once: str = Form("")) -> Response:
+    from . import console
+    ctx = ctx_of(request)
+    done = console.claim(ctx.db, user["id"], once, ctx.clock())          # a double click starts one round
+    if done is not None:
+        return see_other(done or f"/assessments/{aid}")
+    a = _owned(request, user, aid)
+    number = store.new_round(ctx.db, aid)
+    console.log(ctx.db, user, aid, "new round", f"started round {number} of “{a.partnership}”", ctx.clock())
+    console.finish(ctx.db, once, f"/assessments/{aid}")
     return see_other(f"/assessments/{aid}")
+
+
+def _form_token() -> str:
+    from .console import new_form_token
+    return new_form_token()
 
 
 def _round(a: store.Assessment, number: int | None) -> int:
@@ -267,7 +306,8 @@ def invitation_page(request: Request, token: str) -> Response:
     if inv.closed:
         return _closed(request, inv)
     if resp is None:
-        return render(request, "welcome.html", inv=inv, token=token, scope_title=SCOPES[inv.scope][0])
+        return render(request, "welcome.html", inv=inv, token=token, scope_title=SCOPES[inv.scope][0],
+                      length=estimate(ctx_of(request).kb, inv.scope))
     return see_other(f"/r/{token}/q")
 
 
@@ -309,13 +349,32 @@ def _question(request: Request, inv: store.Invitation, resp: store.Response, ite
               error: str | None = None, status: int = 200) -> Response:
     kb = ctx_of(request).kb
     q = respond.questionnaire(kb, inv.scope, resp)
-    if item not in q.items:
+    if not _askable(q, item):
         item = q.next_item()
+    done = respond.history(resp, q)
+    back = _back(done, item)
     if item is None:
-        return render(request, "review.html", status, inv=inv, token=inv.token, progress=respond.progress(q),
-                      back=respond.back_of(resp, None), answered=len(resp.answers), skipped=len(resp.skipped))
+        return render(request, "review.html", status, inv=inv, token=inv.token, progress=respond.progress(q, done),
+                      back=back, groups=respond.review(kb, q), removed=q.removed())
     return render(request, "question.html", status, inv=inv, token=inv.token, question=respond.question(kb, q, item),
-                  progress=respond.progress(q), back=respond.back_of(resp, item), error=error)
+                  progress=respond.progress(q, done, item), back=back, error=error)
+
+
+def _askable(q, item: str | None) -> bool:
+    if item is None:
+        return False
+    if is_checklist(item):
+        instrument = checklist_of(item)[0]
+        return instrument in q.spec.checklists and bool(q.checklist(item)["entries"])
+    return item in q.items
+
+
+def _back(done: list[str], item: str | None) -> str | None:
+    """The prompt answered before this one (in the order first answered), for 'Back'."""
+    if item in done:
+        at = done.index(item)
+        return done[at - 1] if at > 0 else None
+    return done[-1] if done else None
 
 
 @router.post("/r/{token}/q", dependencies=[Depends(csrf_checked)])
@@ -326,16 +385,17 @@ def answer(request: Request, token: str, item: str = Form(""), value: list[str] 
     if other is not None:
         return other
     q = respond.questionnaire(ctx.kb, inv.scope, resp)
-    if item not in q.items:
+    if not _askable(q, item):
         raise HTTPException(400, "That question is not part of this questionnaire.")
     if action == "skip":
         stored: Any = None
     else:
-        stored, error = respond.parse_form(ctx.kb, item, value)
+        stored, error = respond.parse_form(ctx.kb, item, value, q)
         if error:
             return _question(request, inv, resp, item, error, 400)
+    _, values, remove = respond.apply(ctx.kb, inv.scope, resp, item, stored, skip=action == "skip")
     try:
-        store.save_answer(ctx.db, resp.id, item, stored)
+        store.save_answers(ctx.db, resp.id, values, remove)
     except store.Conflict:
         return see_other(f"/r/{token}")
     return see_other(f"/r/{token}/q")
@@ -386,5 +446,7 @@ def individual_html(kb, inv: store.Invitation, answers: dict) -> str:
     from ..answers import AnswerSet
     from ..inference import diagnose
     from ..report import markdown
-    d = diagnose(kb, AnswerSet(answers, f"Your view of {inv.partnership}"))
-    return MarkdownIt("commonmark", {"html": False}).render(markdown(kb, d))
+    q = respond.questionnaire(kb, inv.scope, store.Response(0, True, dict(answers), [], []))
+    d = diagnose(kb, AnswerSet(q.answers, f"Your view of {inv.partnership}"))
+    text = respond.without_ids(kb, markdown(kb, d)) + respond.checklist_note(kb, q)
+    return MarkdownIt("commonmark", {"html": False}).render(text)

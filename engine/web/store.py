@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .throttle import legacy_key
-from .db import Database, answers, assessments, invitations, responses, rounds, sessions, throttle, users
+from .db import Database, answers, assessments, invitations, members, responses, rounds, sessions, throttle, users
 
 TOKEN_BYTES = 24          # 192 bits: invitation tokens and respondents' keys
 MAX_ID = 2**31 - 1        # the largest id every database's INTEGER holds
@@ -162,18 +162,22 @@ def _counts(conn: Connection, round_ids: list[int]) -> dict[int, tuple[int, int]
 
 def list_assessments(db: Database, owner_id: int) -> list[Assessment]:
     with db.tx() as conn:
-        ids = conn.execute(select(assessments.c.id).where(assessments.c.owner_id == owner_id)
+        shared = select(members.c.assessment_id).where(members.c.user_id == owner_id)
+        ids = conn.execute(select(assessments.c.id).where((assessments.c.owner_id == owner_id) | assessments.c.id.in_(shared))
                            .order_by(assessments.c.created.desc(), assessments.c.id.desc())).scalars().all()
         return [_load(conn, aid) for aid in ids]
 
 
 def get_assessment(db: Database, owner_id: int, aid: int) -> Assessment | None:
-    """The assessment if it exists and belongs to this facilitator (others' are invisible)."""
+    """The assessment if it exists and belongs to this facilitator or is shared with them as a
+    co-facilitator (others' are invisible)."""
     if not 1 <= aid <= MAX_ID:          # beyond every column's range (PostgreSQL's is 2**31 - 1): none
         return None
     with db.tx() as conn:
         owner = conn.execute(select(assessments.c.owner_id).where(assessments.c.id == aid)).scalar()
-        return _load(conn, aid) if owner == owner_id else None
+        member = conn.execute(select(members.c.user_id).where(members.c.assessment_id == aid,
+                                                               members.c.user_id == owner_id)).first()
+        return _load(conn, aid) if owner is not None and (owner == owner_id or member) else None
 
 
 def _load(conn: Connection, aid: int) -> Assessment:
@@ -192,8 +196,19 @@ def _load(conn: Connection, aid: int) -> Assessment:
     return a
 
 
+def _keep_part_way(conn: Connection, aid: int) -> None:
+    """Closing keeps the answers of people part-way through: every open response of the assessment
+    with at least one answer is submitted as it stands (docs/web.md)."""
+    open_rounds = select(rounds.c.id).where(rounds.c.assessment_id == aid, rounds.c.closed.is_(False))
+    started = (select(responses.c.id).join(invitations, invitations.c.id == responses.c.invitation_id)
+               .where(invitations.c.round_id.in_(open_rounds), responses.c.submitted.is_(False)))
+    answered = select(answers.c.response_id).where(answers.c.response_id.in_(started), answers.c.value.is_not(None))
+    conn.execute(update(responses).where(responses.c.id.in_(answered)).values(submitted=True))
+
+
 def close_round(db: Database, aid: int) -> None:
     with db.tx() as conn:
+        _keep_part_way(conn, aid)
         conn.execute(update(rounds).where(rounds.c.assessment_id == aid).values(closed=True))
 
 
@@ -205,6 +220,7 @@ def new_round(db: Database, aid: int) -> int:
                                .order_by(rounds.c.number.desc()).limit(1).with_for_update()).mappings().one()
         orgs = conn.execute(select(invitations.c.organisation).where(invitations.c.round_id == current["id"])
                             .order_by(invitations.c.position)).scalars().all()
+        _keep_part_way(conn, aid)
         conn.execute(update(rounds).where(rounds.c.assessment_id == aid).values(closed=True))
         number = current["number"] + 1
         _insert_round(conn, aid, number, list(orgs))
@@ -367,3 +383,22 @@ def count_answers(db: Database, aid: int | None = None) -> dict[str, int]:
         started, submitted = conn.execute(q_resp).one()
         return {"responses": int(started), "submitted": int(submitted), "answers": int(conn.execute(q_ans).scalar_one())}
 
+
+
+def save_answers(db: Database, response_id: int, values: dict[str, Any], remove: list[str]) -> None:
+    """Several answer rows at once, in one transaction (a checklist sets many): each value as in
+    `save_answer` (None: skipped; a row keeps its place for "Back"), and the `remove` rows deleted."""
+    with db.tx() as conn:
+        _lock_response(conn, response_id)
+        if remove:
+            conn.execute(delete(answers).where(and_(answers.c.response_id == response_id, answers.c.item.in_(remove))))
+        seq = conn.execute(select(func.coalesce(func.max(answers.c.seq), 0))
+                           .where(answers.c.response_id == response_id)).scalar_one()
+        for item, value in values.items():
+            stored = None if value is None else json.dumps(value)
+            where = and_(answers.c.response_id == response_id, answers.c.item == item)
+            if conn.execute(select(answers.c.seq).where(where)).first() is not None:
+                conn.execute(update(answers).where(where).values(value=stored))
+            else:
+                seq += 1
+                conn.execute(insert(answers).values(response_id=response_id, item=item, value=stored, seq=seq))
