@@ -335,7 +335,7 @@ def test_json_schemas_validate_every_builtin_file_and_reject_a_bad_one(tmp_path)
     checked = 0
     for f in sorted([*(ROOT / "knowledge").rglob("*.yaml"), *(ROOT / "rules").rglob("*.yaml")]):
         doc = yaml.safe_load(f.read_text(encoding="utf-8"))
-        if f.name == "_ladders.yaml":
+        if f.name in ("_ladders.yaml", "_questionnaire.yaml"):   # read by path and questionnaire, not the loader
             continue
         name = f"{f.stem.strip('_')}.schema.json" if f.name.startswith("_") else f"{doc['kind']}.schema.json"
         jsonschema.Draft202012Validator(schemas[name]).validate(doc)

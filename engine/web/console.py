@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .release import counts
+from .release import counts as released_counts
 from . import store
 from .db import (Database, answers, archived, assessments, audit, form_tokens, invitations, members, responses,
                  rounds, users)
@@ -199,8 +199,11 @@ def confirm_delete(request: Request, aid: int, user: dict = Depends(_facilitator
     c = counts(_ctx(request).db, aid)
     return _render(request, "confirm.html", title=f"Delete “{a.partnership}”?", button="Delete for good",
                    action=f"/assessments/{aid}/delete", cancel=f"/assessments/{aid}", danger=True,
+                   # the number of responses only once no round is open (the release rule: a live total
+                   # would say when someone has started)
                    lines=[f"This deletes the assessment, its {c['rounds']} round(s), every invitation link and "
-                          f"all {c['responses']} response(s) with their answers. It cannot be undone.",
+                          + (f"all {c['responses']} response(s)" if a.current.closed else "every response")
+                          + " with their answers. It cannot be undone.",
                           "Download the CSV first if you may need the answers again."])
 
 
@@ -231,7 +234,7 @@ def confirm_close(request: Request, aid: int, user: dict = Depends(_facilitator)
     p = part_way(_ctx(request).db, aid)
     return _render(request, "confirm.html", title=f"Close round {a.current.number}?", button=f"Close round {a.current.number}",
                    action=f"/assessments/{aid}/close", cancel=f"/assessments/{aid}", danger=False,
-                   lines=[f"Submitted: {counts(a).submitted_total}. Part-way through: {_part_way_text(a, p)}.",
+                   lines=[f"Submitted: {released_counts(a).submitted_total}. Part-way through: {_part_way_text(a, p)}.",
                           "Closing stops new answers. The answers of the people part-way through are kept: their "
                           "responses are submitted as they stand and count in the report."
                           + (f" {p['empty']} started without answering anything are dropped." if p["empty"] else "")])
@@ -244,7 +247,7 @@ def confirm_next_round(request: Request, aid: int, user: dict = Depends(_facilit
     n = a.current.number
     return _render(request, "confirm.html", title=f"Start round {n + 1}?", button=f"Start round {n + 1} with new links",
                    action=f"/assessments/{aid}/rounds", cancel=f"/assessments/{aid}", danger=False,
-                   lines=[f"This closes round {n} ({counts(a).submitted_total} submitted, {_part_way_text(a, p)} part-way: their "
+                   lines=[f"This closes round {n} ({released_counts(a).submitted_total} submitted, {_part_way_text(a, p)} part-way: their "
                           "answers are kept and count in round {n}) and gives every organisation a new link. "
                           "Old links stop working.".replace("{n}", str(n))])
 
@@ -587,8 +590,7 @@ async def events(request: Request, aid: int, user: dict = Depends(_facilitator))
             return None
         # the same release rule as the page (release.counts): while the round is open a count below the
         # minimum group is "fewer than k", so a live feed cannot say whose answer arrived when
-        from .release import counts
-        c = counts(a)
+        c = released_counts(a)
         return {"round": a.current.number, "submitted": c.submitted_total,
                 "links": [{"started": c.started[x.organisation], "submitted": c.submitted[x.organisation]}
                           for x in a.current.links]}
