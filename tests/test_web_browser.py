@@ -140,6 +140,8 @@ def run_scenario(browser, base: str, errors: list[str], tmp_path: Path) -> None:
 
     fac.reload()
     assert fac.locator("td.submitted").all_inner_texts() == ["3", "3", "fewer than 3"]   # open: small counts hidden
+    with fac.expect_navigation():                                  # it asks first (a confirmation page)
+        fac.locator("#close-round").click()
     click(fac, "Close round 1")                                   # the report is released when the round closes
     assert fac.locator("td.submitted").all_inner_texts() == ["3", "3", "0"]
     with fac.expect_navigation():
@@ -156,11 +158,15 @@ def run_scenario(browser, base: str, errors: list[str], tmp_path: Path) -> None:
     shots(fac, tmp_path, "report-round1.png")
 
     fac.go_back()
+    with fac.expect_navigation():                                  # it asks first (a confirmation page)
+        fac.locator("#next-round").click()
     click(fac, "Start round 2 with new links")
     links = dict(zip(fac.locator("td.org").all_inner_texts(), (x.input_value() for x in fac.locator("input.link-url").all())))
     for org in ORGS:
         for _ in range(3):
             respond(browser, links[org], 3, errors)
+    with fac.expect_navigation():                                  # it asks first (a confirmation page)
+        fac.locator("#close-round").click()
     click(fac, "Close round 2")
     with fac.expect_navigation():
         fac.locator("#open-report").click()
