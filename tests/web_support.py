@@ -49,8 +49,25 @@ def pg_database() -> Iterator[str]:
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(base, name)
+
+
+def _drop(base: str, name: str) -> None:
+    """Drop a test database. FORCE ends the test's own leftover connections; it is refused when a
+    backend of another role is still attached (seen once: a server the test stopped, still closing),
+    so wait for those to end and try again rather than fail the test in its teardown."""
+    import time
+
+    import psycopg
+    for attempt in range(20):
+        try:
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(0.25 * (attempt + 1))
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
