@@ -224,10 +224,12 @@ class Questionnaire:
         return None
 
     def drill_items(self, instrument: str) -> list[str]:
-        """Unticked entries of a checklist whose exact value can still change a finding."""
+        """Entries of a checklist recorded as a range whose exact value can still change a finding:
+        those sharing the first one's range, so that one drill-down question fits them all."""
         screened = self.screened
-        return [q for q in self.relevant() if q in screened and self.group(self.instrument(q)) == instrument
-                and q not in self.skipped]
+        found = [q for q in self.relevant() if q in screened and self.group(self.instrument(q)) == instrument
+                 and q not in self.skipped]
+        return [q for q in found if screened[q] == screened[found[0]]]
 
     def progress(self) -> Progress:
         relevant = [q for q in self.relevant() if q not in self.skipped]
@@ -290,13 +292,16 @@ class Questionnaire:
         rec = self.checklists.get(instrument)
         ticked = set(rec["ticked"]) if rec and not drill else set()
         items = self.drill_items(instrument) if drill else self.checklist_items(instrument)
-        entries = [{"id": q, "title": self.kb.questions[q].title, "text": self.kb.questions[q].text,
+        pole = data.get("entry_text")          # bipolar items: show one pole's description to tick
+        entries = [{"id": q, "title": self.kb.questions[q].title,
+                    "text": (self.kb.questions[q].data.get("scale") or {}).get(pole) or self.kb.questions[q].text
+                    if pole else self.kb.questions[q].text,
                     "ticked": q in ticked} for q in items]
         title, text, label = data.get("title", ""), data.get("text", ""), data.get("unticked_label", "")
         if drill and items:
             lo, hi = self.screened[items[0]]
             title = f"{data.get('drill_title', 'A closer look')}"
-            text = (f"You did not tick these, but how strongly each is there still matters. Tick each one you "
+            text = (f"How strongly each of these is there still matters. Tick each one you "
                     f"would rate {hi:g} out of 5; the others are recorded as below {hi:g}.")
             label = f"below {hi:g}"
         return {"key": key, "instrument": instrument, "title": title, "text": text, "drill": drill,
@@ -306,8 +311,9 @@ class Questionnaire:
         """(item, label) of every answer recorded by a checklist rather than rated: for the report."""
         out = []
         for instrument, rec in self.checklists.items():
-            label = self.spec.checklists.get(instrument, {}).get("unticked_label", "")
-            out += [(q, label) for q in rec["defaulted"] if q in self.answers]
+            data = self.spec.checklists.get(instrument, {})
+            out += [(q, data.get("ticked_label", "") if q in rec["ticked"] else data.get("unticked_label", ""))
+                    for q in rec["defaulted"] if q in self.answers]
         return out
 
     # ---- changes ----------------------------------------------------------------------------------
@@ -335,9 +341,17 @@ class Questionnaire:
         old = self.checklists.get(instrument) or _record(None)
         entries = self.checklist_items(instrument)
         chosen = [q for q in entries if q in set(ticked)]
-        defaulted = []
+        defaulted, ranges = [], {}
         for q in entries:
-            if q in chosen:
+            if q in chosen and "ticked_means" in data:
+                # a ticked entry stands for a range too (e.g. 4-5): narrowed by a drill-down, not rated
+                if q in old["defaulted"] or q not in self.answers or q in old["ticked"]:
+                    self.answers[q] = data["ticked"]
+                    defaulted.append(q)
+                    ranges[q] = list(data["ticked_means"])
+                    if q in self.skipped:
+                        self.skipped.remove(q)
+            elif q in chosen:
                 if q in old["defaulted"]:
                     self.answers.pop(q, None)
             elif q in old["defaulted"] or q not in self.answers or old["ticked"] and q in old["ticked"]:
@@ -345,7 +359,7 @@ class Questionnaire:
                 defaulted.append(q)
                 if q in self.skipped:
                     self.skipped.remove(q)
-        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False, "ranges": {}}
+        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False, "ranges": ranges}
 
     def _narrow(self, instrument: str, ticked: list[str]) -> None:
         """Drill down: a ticked entry takes the top of its range (now an answer); the others keep
@@ -377,6 +391,9 @@ class Questionnaire:
                 rec = self.checklists.get(instrument)
                 if rec:
                     rec["ranges"].clear()
+                    span = self.spec.checklists.get(instrument, {}).get("ticked_means")
+                    if span:
+                        rec["ranges"].update({q: list(span) for q in rec["ticked"] if q in rec["defaulted"]})
                 return
             rec = self.checklists.pop(instrument, None)
             for q in (rec or {}).get("defaulted", []):
