@@ -309,12 +309,16 @@ class Questionnaire:
 
     def from_checklists(self) -> list[tuple[str, str]]:
         """(item, label) of every answer recorded by a checklist rather than rated: for the report."""
-        out = []
-        for instrument, rec in self.checklists.items():
-            data = self.spec.checklists.get(instrument, {})
-            out += [(q, data.get("ticked_label", "") if q in rec["ticked"] else data.get("unticked_label", ""))
-                    for q in rec["defaulted"] if q in self.answers]
-        return out
+        return [(q, self.checklist_label(q)) for rec in self.checklists.values()
+                for q in rec["defaulted"] if q in self.answers]
+
+    def checklist_label(self, item: str) -> str:
+        """What an answer recorded by a checklist stands for, and whether it was ticked."""
+        group = self.group(self.instrument(item)) or self.instrument(item)
+        data, rec = self.spec.checklists.get(group, {}), self.checklists.get(group) or _record(None)
+        if item in rec["ticked"]:
+            return f"{data.get('ticked_label', '')} (ticked in the checklist)"
+        return f"{data.get('unticked_label', '')} (not ticked in the checklist)"
 
     # ---- changes ----------------------------------------------------------------------------------
     def answer(self, item: str, value) -> None:

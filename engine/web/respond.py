@@ -106,7 +106,7 @@ def review(kb: KnowledgeBase, q: Questionnaire) -> list[dict]:
         instrument = q.instrument(item)
         if item in screened:
             group = q.group(instrument) or instrument
-            label = q.spec.checklists.get(group, {}).get("unticked_label", "") + " (not ticked in the checklist)"
+            label = q.checklist_label(item)
             change = CHECKLIST + group
         elif item in q.answers:
             label, change = value_label(kb, item, q.answers[item]), item
@@ -239,5 +239,5 @@ def checklist_note(kb: KnowledgeBase, q: Questionnaire) -> str:
     if not recorded:
         return ""
     lines = [f"- {kb.questions[item].title}: {label}" for item, label in recorded]
-    return ("\n\n## Answers from checklists\n\nThese were not ticked in a checklist, so they were recorded "
+    return ("\n\n## Answers from checklists\n\nThese were recorded from a checklist (ticked or not), "
             "without a rating of their own:\n\n" + "\n".join(lines) + "\n")
