@@ -240,7 +240,7 @@ class Questionnaire:
                 pending.add(group)
             else:
                 prompts += 1
-        defaulted = set(self.screened)
+        defaulted = self.recorded()
         answered = sum(1 for q in self.items if q in self.answers and q not in defaulted)
         answered += sum(1 for i in self.checklists if any(q in self.scope_items for q in self.checklist_items(i)))
         irrelevant = sum(1 for q in self.items if q not in self.answers and q not in self.skipped and q not in relevant)
@@ -312,10 +312,17 @@ class Questionnaire:
         return [(q, self.checklist_label(q)) for rec in self.checklists.values()
                 for q in rec["defaulted"] if q in self.answers]
 
+    def recorded(self) -> set[str]:
+        """Items whose answer a checklist (or its drill-down) recorded: not prompts of their own."""
+        return {q for rec in self.checklists.values() for q in rec["defaulted"] if q in self.answers}
+
     def checklist_label(self, item: str) -> str:
         """What an answer recorded by a checklist stands for, and whether it was ticked."""
         group = self.group(self.instrument(item)) or self.instrument(item)
         data, rec = self.spec.checklists.get(group, {}), self.checklists.get(group) or _record(None)
+        span = rec["ranges"].get(item)
+        if span and span[0] == span[1]:
+            return f"{span[0]:g} (narrowed down by the checklists)"
         if item in rec["ticked"]:
             return f"{data.get('ticked_label', '')} (ticked in the checklist)"
         return f"{data.get('unticked_label', '')} (not ticked in the checklist)"
@@ -372,7 +379,9 @@ class Questionnaire:
         for q in self.drill_items(instrument):
             lo, hi = self.screened[q]
             if q in ticked:
-                self.answer(q, int(hi) if float(hi).is_integer() else hi)
+                # still recorded by the checklist (not a prompt of its own), now at one value
+                self.answers[q] = int(hi) if float(hi).is_integer() else hi
+                rec["ranges"][q] = [hi, hi]
             else:
                 rec["ranges"][q] = [lo, hi - 1]
                 if not lo <= self.answers.get(q, lo) <= hi - 1:

@@ -23,7 +23,7 @@ def questionnaire(kb: KnowledgeBase, scope: str, resp: store.Response) -> Questi
 def history(resp: store.Response, q: Questionnaire) -> list[str]:
     """The prompts answered or skipped, in the order first answered: the rows a checklist wrote
     for its unticked entries are not prompts of their own."""
-    screened = q.screened
+    screened = q.recorded()
     return [k for k in resp.history if k not in screened and (is_checklist(k) or k in q.scope_items)]
 
 
