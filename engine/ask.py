@@ -317,8 +317,8 @@ def show_from_checklists(term: Terminal) -> None:
     if recorded:
         term.out.print(f"\nFrom checklists ({len(recorded)} answers not rated one by one):")
         for item, label in recorded:
-            term.out.print(f"  - {escape(term.kb.questions[item].title)}: {escape(label)} "
-                           f"(recorded as {term.q.answers[item]}, not ticked in the checklist)")
+            term.out.print(f"  - {escape(term.kb.questions[item].title)}: {escape(label)}, "
+                           f"recorded as {term.q.answers[item]}")
 
 
 def stdin_is_tty() -> bool:

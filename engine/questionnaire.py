@@ -224,10 +224,12 @@ class Questionnaire:
         return None
 
     def drill_items(self, instrument: str) -> list[str]:
-        """Unticked entries of a checklist whose exact value can still change a finding."""
+        """Entries of a checklist recorded as a range whose exact value can still change a finding:
+        those sharing the first one's range, so that one drill-down question fits them all."""
         screened = self.screened
-        return [q for q in self.relevant() if q in screened and self.group(self.instrument(q)) == instrument
-                and q not in self.skipped]
+        found = [q for q in self.relevant() if q in screened and self.group(self.instrument(q)) == instrument
+                 and q not in self.skipped]
+        return [q for q in found if screened[q] == screened[found[0]]]
 
     def progress(self) -> Progress:
         relevant = [q for q in self.relevant() if q not in self.skipped]
@@ -238,7 +240,7 @@ class Questionnaire:
                 pending.add(group)
             else:
                 prompts += 1
-        defaulted = set(self.screened)
+        defaulted = self.recorded()
         answered = sum(1 for q in self.items if q in self.answers and q not in defaulted)
         answered += sum(1 for i in self.checklists if any(q in self.scope_items for q in self.checklist_items(i)))
         irrelevant = sum(1 for q in self.items if q not in self.answers and q not in self.skipped and q not in relevant)
@@ -290,13 +292,16 @@ class Questionnaire:
         rec = self.checklists.get(instrument)
         ticked = set(rec["ticked"]) if rec and not drill else set()
         items = self.drill_items(instrument) if drill else self.checklist_items(instrument)
-        entries = [{"id": q, "title": self.kb.questions[q].title, "text": self.kb.questions[q].text,
+        pole = data.get("entry_text")          # bipolar items: show one pole's description to tick
+        entries = [{"id": q, "title": self.kb.questions[q].title,
+                    "text": (self.kb.questions[q].data.get("scale") or {}).get(pole) or self.kb.questions[q].text
+                    if pole else self.kb.questions[q].text,
                     "ticked": q in ticked} for q in items]
         title, text, label = data.get("title", ""), data.get("text", ""), data.get("unticked_label", "")
         if drill and items:
             lo, hi = self.screened[items[0]]
             title = f"{data.get('drill_title', 'A closer look')}"
-            text = (f"You did not tick these, but how strongly each is there still matters. Tick each one you "
+            text = (f"How strongly each of these is there still matters. Tick each one you "
                     f"would rate {hi:g} out of 5; the others are recorded as below {hi:g}.")
             label = f"below {hi:g}"
         return {"key": key, "instrument": instrument, "title": title, "text": text, "drill": drill,
@@ -304,11 +309,23 @@ class Questionnaire:
 
     def from_checklists(self) -> list[tuple[str, str]]:
         """(item, label) of every answer recorded by a checklist rather than rated: for the report."""
-        out = []
-        for instrument, rec in self.checklists.items():
-            label = self.spec.checklists.get(instrument, {}).get("unticked_label", "")
-            out += [(q, label) for q in rec["defaulted"] if q in self.answers]
-        return out
+        return [(q, self.checklist_label(q)) for rec in self.checklists.values()
+                for q in rec["defaulted"] if q in self.answers]
+
+    def recorded(self) -> set[str]:
+        """Items whose answer a checklist (or its drill-down) recorded: not prompts of their own."""
+        return {q for rec in self.checklists.values() for q in rec["defaulted"] if q in self.answers}
+
+    def checklist_label(self, item: str) -> str:
+        """What an answer recorded by a checklist stands for, and whether it was ticked."""
+        group = self.group(self.instrument(item)) or self.instrument(item)
+        data, rec = self.spec.checklists.get(group, {}), self.checklists.get(group) or _record(None)
+        span = rec["ranges"].get(item)
+        if span and span[0] == span[1]:
+            return f"{span[0]:g} (narrowed down by the checklists)"
+        if item in rec["ticked"]:
+            return f"{data.get('ticked_label', '')} (ticked in the checklist)"
+        return f"{data.get('unticked_label', '')} (not ticked in the checklist)"
 
     # ---- changes ----------------------------------------------------------------------------------
     def answer(self, item: str, value) -> None:
@@ -335,9 +352,17 @@ class Questionnaire:
         old = self.checklists.get(instrument) or _record(None)
         entries = self.checklist_items(instrument)
         chosen = [q for q in entries if q in set(ticked)]
-        defaulted = []
+        defaulted, ranges = [], {}
         for q in entries:
-            if q in chosen:
+            if q in chosen and "ticked_means" in data:
+                # a ticked entry stands for a range too (e.g. 4-5): narrowed by a drill-down, not rated
+                if q in old["defaulted"] or q not in self.answers or q in old["ticked"]:
+                    self.answers[q] = data["ticked"]
+                    defaulted.append(q)
+                    ranges[q] = list(data["ticked_means"])
+                    if q in self.skipped:
+                        self.skipped.remove(q)
+            elif q in chosen:
                 if q in old["defaulted"]:
                     self.answers.pop(q, None)
             elif q in old["defaulted"] or q not in self.answers or old["ticked"] and q in old["ticked"]:
@@ -345,7 +370,7 @@ class Questionnaire:
                 defaulted.append(q)
                 if q in self.skipped:
                     self.skipped.remove(q)
-        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False, "ranges": {}}
+        self.checklists[instrument] = {"ticked": chosen, "defaulted": defaulted, "skipped": False, "ranges": ranges}
 
     def _narrow(self, instrument: str, ticked: list[str]) -> None:
         """Drill down: a ticked entry takes the top of its range (now an answer); the others keep
@@ -354,7 +379,9 @@ class Questionnaire:
         for q in self.drill_items(instrument):
             lo, hi = self.screened[q]
             if q in ticked:
-                self.answer(q, int(hi) if float(hi).is_integer() else hi)
+                # still recorded by the checklist (not a prompt of its own), now at one value
+                self.answers[q] = int(hi) if float(hi).is_integer() else hi
+                rec["ranges"][q] = [hi, hi]
             else:
                 rec["ranges"][q] = [lo, hi - 1]
                 if not lo <= self.answers.get(q, lo) <= hi - 1:
@@ -377,6 +404,9 @@ class Questionnaire:
                 rec = self.checklists.get(instrument)
                 if rec:
                     rec["ranges"].clear()
+                    span = self.spec.checklists.get(instrument, {}).get("ticked_means")
+                    if span:
+                        rec["ranges"].update({q: list(span) for q in rec["ticked"] if q in rec["defaulted"]})
                 return
             rec = self.checklists.pop(instrument, None)
             for q in (rec or {}).get("defaulted", []):

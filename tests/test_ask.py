@@ -46,7 +46,7 @@ def test_full_session_through_a_terminal_with_why_back_skip_quit_and_resume(tmp_
     while True:
         child.expect(PROMPT)
         item = child.match.group(1)
-        if not did["why"] and item.startswith("t1."):
+        if not did["why"] and item == "checklist:table1":          # Table 1's rows come as one checklist
             did["why"] = True
             child.sendline("why")
             child.expect("Asked because it can still change")
@@ -64,7 +64,7 @@ def test_full_session_through_a_terminal_with_why_back_skip_quit_and_resume(tmp_
             child.sendline("skip")
             asked.append(item)
             continue
-        if len(asked) == 30:
+        if all(did.values()) and len(asked) >= 8:        # quit part-way, once why, back and skip were tried
             child.sendline("quit")
             child.expect("Resume with: partnerdx ask --session full1")
             child.expect(pexpect.EOF)
@@ -72,8 +72,9 @@ def test_full_session_through_a_terminal_with_why_back_skip_quit_and_resume(tmp_
             break
         child.sendline(value_for(kb, item))
         asked.append(item)
+    assert all(did.values()), did
     saved = json.loads((tmp_path / "sessions" / "full1.json").read_text())
-    assert len(saved["history"]) == 30 and len(saved["skipped"]) == 1
+    assert len(saved["history"]) == len(asked) and len(saved["skipped"]) == 1
     assert set(saved["answers"]) >= {i for i in saved["history"] if not i.startswith("checklist:")} - {saved["skipped"][0]}
 
     child = spawn(tmp_path, "--session", "full1")
@@ -91,7 +92,7 @@ def test_full_session_through_a_terminal_with_why_back_skip_quit_and_resume(tmp_
     child.expect("Wrote")
     child.expect(pexpect.EOF)
     child.close()
-    assert not any(a.startswith(("t1.", "t2.")) for a in asked[:3]), "context questions come first"
+    assert all(a.startswith("context.") for a in asked[:3]), "context questions come first"
 
     exported = tmp_path / "answers.yaml"
     os.environ["PARTNERDX_HOME"] = str(tmp_path)
@@ -105,19 +106,21 @@ def test_full_session_through_a_terminal_with_why_back_skip_quit_and_resume(tmp_
 
 
 def test_sigkill_between_answers_loses_nothing(tmp_path):
+    # A checklist answer records many answers at once, so wait on the prompts answered (history).
     session = tmp_path / "sessions" / "kill.json"
     given: dict[str, str] = {}
-    for round_ in range(4):
+    prompts = 0
+    for round_ in range(3):
         proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "ask", "--session", "kill", "--module", "modes"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 env=env(tmp_path), text=True)
-        for n in range(3):
-            before = len(json.loads(session.read_text())["answers"]) if session.exists() else 0
+        for n in range(2):
             proc.stdin.write("2\n" if n % 2 else "1\n")
             proc.stdin.flush()
+            prompts += 1
             deadline = time.time() + 30
             while time.time() < deadline:
-                if session.exists() and len(json.loads(session.read_text())["answers"]) > before:
+                if session.exists() and len(json.loads(session.read_text())["history"]) >= prompts:
                     break
                 time.sleep(0.02)
             given.update({k: v for k, v in json.loads(session.read_text())["answers"].items()})
@@ -125,9 +128,11 @@ def test_sigkill_between_answers_loses_nothing(tmp_path):
         proc.wait()
         proc.stdin.close()
         proc.stdout.close()
-        kept = json.loads(session.read_text())["answers"]
+        saved = json.loads(session.read_text())
+        kept = saved["answers"]
         assert kept == {k: kept[k] for k in given} and set(kept) == set(given), f"round {round_}"
-    assert len(given) == 12
+        assert len(saved["history"]) == prompts, f"round {round_}"
+    assert len(given) > prompts == 6                  # the checklists recorded more than one answer each
 
 
 def run_piped(home: Path, lines: list[str], *args: str) -> tuple[list[str], str]:

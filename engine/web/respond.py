@@ -23,7 +23,7 @@ def questionnaire(kb: KnowledgeBase, scope: str, resp: store.Response) -> Questi
 def history(resp: store.Response, q: Questionnaire) -> list[str]:
     """The prompts answered or skipped, in the order first answered: the rows a checklist wrote
     for its unticked entries are not prompts of their own."""
-    screened = q.screened
+    screened = q.recorded()
     return [k for k in resp.history if k not in screened and (is_checklist(k) or k in q.scope_items)]
 
 
@@ -106,7 +106,7 @@ def review(kb: KnowledgeBase, q: Questionnaire) -> list[dict]:
         instrument = q.instrument(item)
         if item in screened:
             group = q.group(instrument) or instrument
-            label = q.spec.checklists.get(group, {}).get("unticked_label", "") + " (not ticked in the checklist)"
+            label = q.checklist_label(item)
             change = CHECKLIST + group
         elif item in q.answers:
             label, change = value_label(kb, item, q.answers[item]), item
@@ -239,5 +239,5 @@ def checklist_note(kb: KnowledgeBase, q: Questionnaire) -> str:
     if not recorded:
         return ""
     lines = [f"- {kb.questions[item].title}: {label}" for item, label in recorded]
-    return ("\n\n## Answers from checklists\n\nThese were not ticked in a checklist, so they were recorded "
+    return ("\n\n## Answers from checklists\n\nThese were recorded from a checklist (ticked or not), "
             "without a rating of their own:\n\n" + "\n".join(lines) + "\n")
