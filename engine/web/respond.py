@@ -33,7 +33,10 @@ def progress(q: Questionnaire, done_keys: list[str] | None = None, shown: str | 
     p = q.progress()
     done_keys = done_keys if done_keys is not None else []
     done = len(done_keys)
-    number = done_keys.index(shown) + 1 if shown in done_keys else done + 1
+    # A shown key already in the history is a revisit (after going back), unless it is the prompt
+    # the questionnaire asks next: a drill-down into one checklist can be asked again, under its key.
+    fresh = shown is None or shown not in done_keys or shown == q.next_item()
+    number = done + 1 if fresh else done_keys.index(shown) + 1
     total = max(done + p.relevant_left, number)
     return {"answered": p.answered, "relevant_left": p.relevant_left, "not_needed": p.skipped_irrelevant,
             "done": done, "number": number, "total": total,
