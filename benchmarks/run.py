@@ -200,7 +200,7 @@ def peers(quick: bool, skip: tuple = ()) -> tuple[dict, bool]:
 
 def questionnaire(quick: bool) -> dict:
     import synthetic as syn
-    from partnerdx.questionnaire import Questionnaire
+    from partnerdx.questionnaire import Questionnaire, is_checklist
     r = 1000
     work = Path(tempfile.mkdtemp(prefix="partnerdx-bench-"))
     try:
@@ -214,7 +214,10 @@ def questionnaire(quick: bool) -> dict:
             q.certain()
             first.append((time.perf_counter() - t) * 1000)
             while item is not None and (not quick or len(steps) < 20):
-                q.answer(item, answers[item])
+                if is_checklist(item):          # a screening checklist: nothing ticked, as `estimate` does
+                    q.answer_checklist(item, [])
+                else:
+                    q.answer(item, answers[item])
                 t = time.perf_counter()
                 item = q.next_item()      # pick the next question ...
                 q.certain()               # ... and update the running conclusions
